@@ -1,0 +1,61 @@
+"""A one-line progress bar: pairs and tiles done, rate, ETA. Silent when not on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+BAR_WIDTH = 24
+REFRESH_SECONDS = 0.2
+
+
+class Progress:
+    def __init__(self, pairs: int, tiles: int, stream: TextIO = sys.stderr) -> None:
+        self.pairs, self.tiles = pairs, tiles
+        self.pairs_done = self.tiles_done = self.failed = 0
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self._drawn = 0.0
+
+    def tile_done(self) -> None:
+        self.tiles_done += 1
+        self.draw()
+
+    def pair_done(self, failed: bool) -> None:
+        self.pairs_done += 1
+        self.failed += failed
+        self.draw(force=True)
+
+    def note(self, text: str) -> None:
+        """A line that must be seen (a failed pair), printed above the bar even off a TTY."""
+        if self.enabled:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        self.draw(force=True)
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.tiles_done / elapsed
+        remaining = (self.tiles - self.tiles_done) / rate if rate else float("inf")
+        filled = int(BAR_WIDTH * self.tiles_done / max(self.tiles, 1))
+        eta = f"{remaining:.0f}s" if remaining != float("inf") else "?"
+        return (
+            f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] pairs {self.pairs_done}/{self.pairs} "
+            f"({self.failed} failed)  tiles {self.tiles_done}/{self.tiles}  "
+            f"{rate:.2f} tiles/s  ETA {eta}"
+        )
+
+    def draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._drawn < REFRESH_SECONDS):
+            return
+        self._drawn = now
+        self.stream.write("\r\033[K" + self.line())
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.draw(force=True)
+            self.stream.write("\n")

@@ -1,0 +1,153 @@
+"""The run specification (`run.json`): PIV settings, pairing, tiling and outputs.
+
+One pydantic model serves the CLI's `pivfleet run`, `pivfleet submit` and the dispatcher,
+so a setting means the same thing on a laptop and in the cloud.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+MIN_WINDOW_PIXELS = 8
+
+SubpixelMethod = Literal["gaussian", "centroid", "parabolic"]
+Sig2NoiseMethod = Literal["peak2peak", "peak2mean"]
+
+
+class PivSettings(BaseModel):
+    """OpenPIV windef settings, with OpenPIV's defaults for a 64/32/16 three-pass run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    windows: tuple[int, ...] = (64, 32, 16)
+    overlaps: tuple[int, ...] = (32, 16, 8)
+    subpixel_method: SubpixelMethod = "gaussian"
+    correlation_method: Literal["circular", "linear"] = "circular"
+    normalized_correlation: bool = False
+    deformation_method: Literal["symmetric", "second image"] = "symmetric"
+    interpolation_order: Annotated[int, Field(ge=1, le=5)] = 3
+    sig2noise_method: Sig2NoiseMethod | None = "peak2mean"
+    sig2noise_mask: Annotated[int, Field(ge=1)] = 2
+    sig2noise_validate: bool = True
+    sig2noise_threshold: Annotated[float, Field(ge=0)] = 1.0
+    validation_first_pass: bool = True
+    min_max_u_disp: tuple[float, float] = (-30.0, 30.0)
+    min_max_v_disp: tuple[float, float] = (-30.0, 30.0)
+    std_threshold: Annotated[float, Field(gt=0)] | None = None
+    """OpenPIV's global std test (it uses 10). Off by default: it is a whole-field statistic,
+    so a tile can only apply it with its own statistics and tiled runs would drift."""
+    median_threshold: Annotated[float, Field(gt=0)] = 3.0
+    median_size: Annotated[int, Field(ge=1)] = 1
+    median_normalized: bool = False
+    replace_vectors: bool = True
+    filter_method: Literal["localmean", "disk", "distance"] = "localmean"
+    max_filter_iteration: Annotated[int, Field(ge=1)] = 4
+    filter_kernel_size: Annotated[int, Field(ge=1)] = 2
+    first_pass_max_filter_iteration: Annotated[int, Field(ge=1)] = 5
+    first_pass_filter_kernel_size: Annotated[int, Field(ge=1)] = 1
+    """OpenPIV's `simple_multipass` fills first-pass outliers with these, not the later-pass ones."""
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> PivSettings:
+        check_window_schedule(self.windows, self.overlaps)
+        for name in ("min_max_u_disp", "min_max_v_disp"):
+            low, high = getattr(self, name)
+            if low >= high:
+                raise ValueError(f"{name}: the minimum {low} must be below the maximum {high}")
+        return self
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """Grid spacing of each pass in pixels (window minus overlap)."""
+        return tuple(w - o for w, o in zip(self.windows, self.overlaps, strict=True))
+
+    @property
+    def grid_alignment(self) -> int:
+        """A tile origin on a multiple of this lands on every pass's global grid."""
+        return math.lcm(*self.steps)
+
+    @property
+    def max_displacement(self) -> float:
+        """The largest displacement validation lets through, in pixels."""
+        return max(abs(v) for v in (*self.min_max_u_disp, *self.min_max_v_disp))
+
+
+def check_window_schedule(windows: tuple[int, ...], overlaps: tuple[int, ...]) -> None:
+    """Raise ValueError naming the pass when windows do not shrink or overlaps are too big."""
+    if not windows:
+        raise ValueError("windows: give at least one window size, e.g. 64,32,16")
+    if len(windows) != len(overlaps):
+        raise ValueError(
+            f"windows has {len(windows)} passes but overlaps has {len(overlaps)}: "
+            "give one overlap per window, e.g. --windows 64,32,16 --overlap 32,16,8"
+        )
+    for i, (window, overlap) in enumerate(zip(windows, overlaps, strict=True)):
+        if window < MIN_WINDOW_PIXELS:
+            raise ValueError(f"windows[{i}]={window}: windows must be ≥ {MIN_WINDOW_PIXELS} px")
+        if not 0 <= overlap < window:
+            raise ValueError(
+                f"overlaps[{i}]={overlap} must be ≥ 0 and smaller than windows[{i}]={window}; "
+                f"half the window ({window // 2}) is the usual choice"
+            )
+    for i in range(1, len(windows)):
+        if windows[i] > windows[i - 1]:
+            raise ValueError(
+                f"windows must not grow from pass to pass: pass {i} has {windows[i]} px "
+                f"after {windows[i - 1]} px; order them largest first, e.g. 64,32,16"
+            )
+
+
+class Pairing(BaseModel):
+    """How frames in a folder become pairs.
+
+    `suffix`: `<name>_a.ext`/`<name>_b.ext` or `<name>A.ext`/`<name>B.ext`.
+    `sequential`: sorted frames 1-2, 3-4, …; `cascade`: 1-2, 2-3, ….
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["suffix", "sequential", "cascade"] = "suffix"
+
+
+TilingChoice = Literal["auto", "none"] | Annotated[int, Field(ge=32)]
+
+
+class Outputs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: bool = True
+    netcdf: bool = True
+    plot: bool = False
+
+
+class RunSpec(BaseModel):
+    """`run.json`: everything needed to process a run, and nothing that is pixels."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["run_spec"] = "run_spec"
+    run: Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+    algorithm: str = "windef"
+    piv: PivSettings = PivSettings()
+    algorithm_parameters: dict[str, Any] = Field(default_factory=dict)
+    pairing: Pairing = Pairing()
+    tiling: TilingChoice = "auto"
+    workers: Annotated[int, Field(ge=1, le=100_000)] = 16
+    """Workers the run expects; `tiling: auto` tiles pairs when they are fewer than 2× this."""
+    outputs: Outputs = Outputs()
+
+    @field_validator("algorithm")
+    @classmethod
+    def _check_algorithm_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", value):
+            raise ValueError(
+                f"algorithm {value!r}: use lowercase letters, digits and '-' (it names a queue)"
+            )
+        return value
