@@ -131,6 +131,13 @@ resource "aws_security_group" "tasks" {
   description = "pivfleet worker tasks: no ingress, HTTPS egress to AWS APIs"
   vpc_id      = local.vpc_id
   tags        = merge(var.tags, { Name = "${var.name_prefix}-tasks" })
+
+  lifecycle {
+    precondition {
+      condition     = var.vpc_id == null || length(var.subnet_ids) > 0
+      error_message = "With an existing vpc_id, give at least one of its subnets in subnet_ids."
+    }
+  }
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_https" {
