@@ -26,7 +26,7 @@ variable "vpc_cidr" {
   default     = "10.42.0.0/16"
 
   validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0)) && tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
     error_message = "vpc_cidr must be an IPv4 CIDR between /16 and /24."
   }
 }
