@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LOCALSTACK_VENV := .localstack-venv
+CHECKOV_VENV := .checkov-venv
 DEMO := demo
 
 .PHONY: run test lint typecheck check stack localstack images push bench clean
@@ -11,6 +12,11 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(CHECKOV_VENV)/.installed: terraform/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r terraform/checkov-requirements.txt
 	touch $@
 
 $(LOCALSTACK_VENV)/.installed: scripts/localstack-requirements.txt
@@ -32,15 +38,19 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-test: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed lint typecheck
-	PIVFLEET_LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python $(BIN)/pytest -q
+test: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed $(CHECKOV_VENV)/.installed lint typecheck
+	PIVFLEET_LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python \
+	PIVFLEET_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
 
 stack: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 	PIVFLEET_LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python $(BIN)/python scripts/stack.py
 
+VERSION ?= $(shell git describe --tags --always --dirty)
+BUILD_ARGS = --build-arg VERSION=$(VERSION) --build-arg REVISION=$(shell git rev-parse HEAD)
 images:
-	docker build -f docker/worker.Dockerfile -t pivfleet-worker .
-	docker build -f docker/dispatcher.Dockerfile -t pivfleet-dispatcher .
+	docker build $(BUILD_ARGS) -f docker/worker.Dockerfile -t pivfleet-worker .
+	# Lambda rejects BuildKit's multi-manifest index: no provenance attestation.
+	docker build --provenance=false $(BUILD_ARGS) -f docker/dispatcher.Dockerfile -t pivfleet-dispatcher .
 
 push: images
 	scripts/push-images.sh "$(REGISTRY)"
@@ -49,4 +59,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/tiling_accuracy.py
 
 clean:
-	rm -rf $(VENV) $(LOCALSTACK_VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCALSTACK_VENV) $(CHECKOV_VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -21,8 +21,9 @@ def command_run(args: argparse.Namespace) -> int:
     spec = cli_run.build_spec(args, run=args.run or "local", workers=workers)
     summary = LocalRun(spec, Path(args.input), Path(args.out), workers).execute()
     print(
-        f"{summary.pairs_done} done, {summary.pairs_partial} partial, {summary.pairs_failed} failed "
-        f"of {summary.pairs_total} pairs ({summary.tiles} tiles, {summary.wall_seconds} s); "
+        f"{summary.pairs_done} done, {summary.pairs_partial} partial, "
+        f"{summary.pairs_failed} failed of {summary.pairs_total} pairs "
+        f"({summary.tiles} tiles, {summary.wall_seconds} s); "
         f"summary in {Path(args.out) / 'summary.json'}"
     )
     return EXIT_OK if summary.status == "done" else EXIT_SOME_FAILED

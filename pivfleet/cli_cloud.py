@@ -5,5 +5,5 @@ from __future__ import annotations
 import argparse
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Registered by the queue pipeline."""

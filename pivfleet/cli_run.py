@@ -25,7 +25,9 @@ def number_list(kind: type) -> Any:
         try:
             return tuple(kind(part) for part in text.split(","))
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated numbers, e.g. 64,32,16") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give comma-separated numbers, e.g. 64,32,16"
+            ) from None
 
     return parse
 
@@ -35,7 +37,9 @@ def tiling_choice(text: str) -> str | int:
         return text
     if text.isdigit():
         return int(text)
-    raise argparse.ArgumentTypeError(f"{text!r}: use auto, none, or a tile size in pixels (e.g. 512)")
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: use auto, none, or a tile size in pixels (e.g. 512)"
+    )
 
 
 def add_piv_options(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +47,12 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("PIV settings (OpenPIV windef)")
     add = group.add_argument
     add("--windows", type=number_list(int), help="window size per pass, px (default 64,32,16)")
-    add("--overlap", dest="overlaps", type=number_list(int), help="overlap per pass, px (default 32,16,8)")
+    add(
+        "--overlap",
+        dest="overlaps",
+        type=number_list(int),
+        help="overlap per pass, px (default 32,16,8)",
+    )
     add("--subpixel", dest="subpixel_method", choices=["gaussian", "centroid", "parabolic"])
     add("--correlation", dest="correlation_method", choices=["circular", "linear"])
     add("--normalized-correlation", action="store_true", default=None)
@@ -52,8 +61,12 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--sig2noise", dest="sig2noise_method", choices=["peak2peak", "peak2mean"])
     add("--sig2noise-threshold", type=float, help="minimum signal-to-noise ratio (default 1.0)")
     add("--no-sig2noise-validation", dest="sig2noise_validate", action="store_false", default=None)
-    add("--u-range", dest="min_max_u_disp", type=number_list(float), help="valid u range MIN,MAX px")
-    add("--v-range", dest="min_max_v_disp", type=number_list(float), help="valid v range MIN,MAX px")
+    add(
+        "--u-range", dest="min_max_u_disp", type=number_list(float), help="valid u range MIN,MAX px"
+    )
+    add(
+        "--v-range", dest="min_max_v_disp", type=number_list(float), help="valid v range MIN,MAX px"
+    )
     add("--std-threshold", type=float, help="global std test (OpenPIV uses 10; off by default)")
     add("--median-threshold", type=float, help="local median test threshold (default 3)")
     add("--median-size", type=int, help="local median kernel half-size (default 1)")
@@ -65,9 +78,15 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tiling", type=tiling_choice, default="auto", help="auto, none, or PIXELS")
-    parser.add_argument("--pairing", choices=["suffix", "sequential", "cascade"], default="suffix",
-                        help="suffix: NAME_a/NAME_b or NAMEA/NAMEB; sequential 1-2, 3-4; cascade 1-2, 2-3")  # fmt: skip
+    parser.add_argument(
+        "--tiling", type=tiling_choice, default="auto", help="auto, none, or PIXELS"
+    )
+    parser.add_argument(
+        "--pairing",
+        choices=["suffix", "sequential", "cascade"],
+        default="suffix",
+        help="suffix: NAME_a/NAME_b or NAMEA/NAMEB; sequential 1-2, 3-4; cascade 1-2, 2-3",
+    )
     parser.add_argument("--algorithm", default="windef")
     parser.add_argument("--plot", action="store_true", help="write a quiver PNG per pair")
     add_piv_options(parser)

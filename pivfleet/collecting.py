@@ -70,7 +70,9 @@ class Collector:
         )
         if status.status != "failed":
             self.write_outputs(pair, stitch_tiles(pair.grid_shape, blocks))
-        self.work.put_if_absent(self.layout.pair_status(pair.name), status.model_dump_json().encode())
+        self.work.put_if_absent(
+            self.layout.pair_status(pair.name), status.model_dump_json().encode()
+        )
         return status
 
     def tile_pixels(self, pair: PairPlan) -> int | None:
@@ -84,7 +86,12 @@ class Collector:
 
     def write_outputs(self, pair: PairPlan, vectors: Vectors) -> None:
         spec, field = self.plan.spec, to_field(vectors, self.plan.spec.piv)
-        attributes = {"run": spec.run, "pair": pair.name, "frame_a": pair.frame_a, "frame_b": pair.frame_b}
+        attributes = {
+            "run": spec.run,
+            "pair": pair.name,
+            "frame_a": pair.frame_a,
+            "frame_b": pair.frame_b,
+        }
         writers = {
             ".txt": (spec.outputs.text, lambda: render_text(field)),
             ".nc": (spec.outputs.netcdf, lambda: render_netcdf(field, attributes)),
@@ -99,8 +106,12 @@ class Collector:
         if len(keys) < len(self.plan.pairs):
             return None
         statuses = [PairStatus.model_validate_json(self.work.get(k)) for k in keys]
-        summary = summarise(self.plan.spec.run, statuses, round(time.time() - self.plan.created_at, 3))
-        self.outputs.put_if_absent(self.layout.summary(), summary.model_dump_json(indent=2).encode())
+        summary = summarise(
+            self.plan.spec.run, statuses, round(time.time() - self.plan.created_at, 3)
+        )
+        self.outputs.put_if_absent(
+            self.layout.summary(), summary.model_dump_json(indent=2).encode()
+        )
         return summary
 
 

@@ -39,12 +39,13 @@ def dispatch_run(
     stores: tuple[BlobStore, BlobStore],
     layout: Layout,
     send: Callable[[list[str]], None],
+    key_prefix: str = "",
 ) -> RunPlan | None:
     """Plan and enqueue `spec`; None if this run was already dispatched (a redelivery)."""
     work, outputs = stores
     if work.exists(layout.plan()):
         return None
-    plan, jobs = plan_run(spec, names, read)
+    plan, jobs = plan_run(spec, names, read, key_prefix)
     if not work.put_if_absent(layout.plan(), plan.model_dump_json().encode()):
         return None
     record_failed_pairs(plan, work, layout)

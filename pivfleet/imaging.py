@@ -23,7 +23,7 @@ def decode_frame(data: bytes, name: str) -> Frame:
 
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     try:
-        pixels = iio.imread(data, extension=suffix or None, index=0)
+        pixels = iio.imread(data, extension=suffix or None, index=0)  # type: ignore[arg-type]
     except Exception as error:
         raise ImageReadError(
             f"{name}: cannot be read as an image ({type(error).__name__}: {error}). "
@@ -52,7 +52,9 @@ def read_frame(path: str, data: bytes | None = None) -> Frame:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError as error:
-            raise ImageReadError(f"{path}: cannot open ({error.strerror}); check the path.") from None
+            raise ImageReadError(
+                f"{path}: cannot open ({error.strerror}); check the path."
+            ) from None
     return decode_frame(data, path)
 
 

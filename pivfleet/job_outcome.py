@@ -52,8 +52,12 @@ def settle_error(
     """A transient error: back off and retry, until the last delivery turns it permanent."""
     reason = f"{type(error).__name__}: {error}"
     if message.receive_count >= MAX_RECEIVE_COUNT:
-        settle_result(jobs, results, message, failed_result(job, f"gave up after retries: {reason}"))
+        settle_result(
+            jobs, results, message, failed_result(job, f"gave up after retries: {reason}")
+        )
         return
     delay = backoff_seconds(message.receive_count)
-    log.warning("tile failed, retrying", extra={"tile": job.tile.index, "reason": reason, "delay": delay})
+    log.warning(
+        "tile failed, retrying", extra={"tile": job.tile.index, "reason": reason, "delay": delay}
+    )
     jobs.retry_later(message, delay)

@@ -52,7 +52,9 @@ def check_output_folder(input_dir: Path, out_dir: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=target).close()
     except OSError as error:
-        raise OutputError(f"--out {out_dir} is not writable ({error.strerror}); choose another folder.") from None
+        raise OutputError(
+            f"--out {out_dir} is not writable ({error.strerror}); choose another folder."
+        ) from None
 
 
 @dataclass
@@ -71,7 +73,11 @@ class LocalRun:
 
     def _execute(self, scratch: Path) -> RunSummary:
         layout = Layout(run=self.spec.run, outputs_prefix="")
-        inputs, work, outputs = FileBlobStore(self.input_dir), FileBlobStore(scratch), FileBlobStore(self.out_dir)
+        inputs, work, outputs = (
+            FileBlobStore(self.input_dir),
+            FileBlobStore(scratch),
+            FileBlobStore(self.out_dir),
+        )
         self.jobs = InMemoryQueue(f"jobs-{self.spec.algorithm}")
         self.results = InMemoryQueue("results")
         plan = dispatch_run(
@@ -114,7 +120,9 @@ class LocalRun:
         if error is not None:
             settle_error(self.jobs, self.results, message, job, error)
             return
-        settle_result(self.jobs, self.results, message, TileResult.model_validate_json(future.result()))
+        settle_result(
+            self.jobs, self.results, message, TileResult.model_validate_json(future.result())
+        )
 
     def _collect(self) -> RunSummary | None:
         summary = None

@@ -56,7 +56,7 @@ class InMemoryQueue:
             time.sleep(POLL_INTERVAL_SECONDS)
 
     def _take_visible(self, max_messages: int) -> list[Message]:
-        now, taken = self.clock(), []
+        now, taken = self.clock(), list[Message]()
         for stored in list(self._messages.values()):
             if len(taken) == max_messages:
                 break
@@ -68,7 +68,9 @@ class InMemoryQueue:
             stored.receive_count += 1
             stored.visible_at = now + self.visibility_timeout_seconds
             stored.receipt = f"{stored.message_id}#{stored.receive_count}"
-            taken.append(Message(stored.body, stored.receipt, stored.receive_count, stored.message_id))
+            taken.append(
+                Message(stored.body, stored.receipt, stored.receive_count, stored.message_id)
+            )
         return taken
 
     def _current(self, message: Message) -> _Stored | None:

@@ -9,14 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pivfleet.spec import PivSettings
 from pivfleet.tiling import Tile
 
-MESSAGE_SCHEMA_VERSION = 1
+MESSAGE_SCHEMA_VERSION = 1  # the Literal[1] fields below must change with it
 
 
 class TileJob(BaseModel):
     """Process one tile of one pair."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    schema_version: Literal[1] = MESSAGE_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     kind: Literal["tile_job"] = "tile_job"
     run: str
     pair: str
@@ -34,7 +34,7 @@ class TileResult(BaseModel):
     """What became of one tile: where its vectors are, or why there are none."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    schema_version: Literal[1] = MESSAGE_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     kind: Literal["tile_result"] = "tile_result"
     run: str
     pair: str

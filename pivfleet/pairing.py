@@ -5,6 +5,7 @@ Works on names only, so the dispatcher pairs S3 keys exactly as `pivfleet run` p
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -78,7 +79,7 @@ def pair_by_sequence(images: list[str], cascade: bool) -> list[FramePair]:
     if len(images) < 2:
         raise PairingError(f"only one frame ({images[0]}): a pair needs two frames")
     if cascade:
-        return [FramePair(pair_name(a), a, b) for a, b in zip(images, images[1:], strict=False)]
+        return [FramePair(pair_name(a), a, b) for a, b in itertools.pairwise(images)]
     if len(images) % 2:
         raise PairingError(
             f"{len(images)} frames is an odd count for --pairing sequential: "

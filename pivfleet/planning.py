@@ -39,7 +39,11 @@ class RunPlan(BaseModel):
         return next(p for p in self.pairs if p.name == name)
 
     def failed_statuses(self) -> list[PairStatus]:
-        return [PairStatus(pair=p.name, status="failed", errors=[p.error]) for p in self.pairs if p.error]
+        return [
+            PairStatus(pair=p.name, status="failed", errors=[p.error])
+            for p in self.pairs
+            if p.error
+        ]
 
 
 def check_pair(pair: FramePair, read: FrameReader, spec: RunSpec) -> tuple[int, int]:
@@ -59,30 +63,34 @@ def check_pair(pair: FramePair, read: FrameReader, spec: RunSpec) -> tuple[int, 
     return (int(shape_a[0]), int(shape_a[1]))
 
 
-def plan_pair(pair: FramePair, read: FrameReader, spec: RunSpec) -> PairPlan:
+def plan_pair(pair: FramePair, read: FrameReader, spec: RunSpec, key_prefix: str) -> PairPlan:
+    """Check one pair; its name drops `key_prefix` (the run's folder in the input bucket)."""
+    plan = PairPlan(
+        name=pair.name.removeprefix(key_prefix), frame_a=pair.frame_a, frame_b=pair.frame_b
+    )
     try:
         shape = check_pair(pair, read, spec)
     except PivfleetError as error:
-        return PairPlan(name=pair.name, frame_a=pair.frame_a, frame_b=pair.frame_b, error=str(error))
+        return plan.model_copy(update={"error": str(error)})
     grid = grid_shape(shape, spec.piv.windows[-1], spec.piv.steps[-1])
-    return PairPlan(
-        name=pair.name, frame_a=pair.frame_a, frame_b=pair.frame_b, image_shape=shape, grid_shape=grid
-    )
+    return plan.model_copy(update={"image_shape": shape, "grid_shape": grid})
 
 
-def plan_run(spec: RunSpec, names: list[str], read: FrameReader) -> tuple[RunPlan, list[TileJob]]:
+def plan_run(
+    spec: RunSpec, names: list[str], read: FrameReader, key_prefix: str = ""
+) -> tuple[RunPlan, list[TileJob]]:
     """Pair, check and tile every pair; a bad pair is recorded as failed, not raised."""
-    pairs = [plan_pair(p, read, spec) for p in pair_frames(names, spec.pairing)]
+    pairs = [plan_pair(p, read, spec, key_prefix) for p in pair_frames(names, spec.pairing)]
     good = [p for p in pairs if p.error is None]
     jobs: list[TileJob] = []
     planned = []
     for pair in pairs:
+        tiles = []
         if pair.error is None:
             tile_pixels = choose_tile_pixels(spec.tiling, pair.image_shape, len(good), spec.workers)
             tiles = plan_tiles(pair.image_shape, spec.piv, tile_pixels)
             jobs += [make_job(spec, pair, tile, len(tiles)) for tile in tiles]
-            pair = pair.model_copy(update={"tile_count": len(tiles)})
-        planned.append(pair)
+        planned.append(pair.model_copy(update={"tile_count": len(tiles)}))
     return RunPlan(spec=spec, pairs=planned), jobs
 
 

@@ -57,7 +57,9 @@ def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
     try:
         vectors = algorithm.process(frame_a[region], frame_b[region], job.piv, job.parameters)
     except ValueError as error:
-        raise PermanentJobError(f"{job.algorithm} failed on tile {job.tile.index}: {error}") from error
+        raise PermanentJobError(
+            f"{job.algorithm} failed on tile {job.tile.index}: {error}"
+        ) from error
     row0, col0 = crop.y0 // step, crop.x0 // step
     return vectors.block(
         slice(core.y0 - row0, core.y1 - row0), slice(core.x0 - col0, core.x1 - col0)

@@ -51,7 +51,7 @@ class PivSettings(BaseModel):
     filter_kernel_size: Annotated[int, Field(ge=1)] = 2
     first_pass_max_filter_iteration: Annotated[int, Field(ge=1)] = 5
     first_pass_filter_kernel_size: Annotated[int, Field(ge=1)] = 1
-    """OpenPIV's `simple_multipass` fills first-pass outliers with these, not the later-pass ones."""
+    """OpenPIV's `simple_multipass` fills first-pass outliers with these, not the later ones."""
 
     @model_validator(mode="after")
     def _check_schedule(self) -> PivSettings:
@@ -131,7 +131,7 @@ class RunSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     kind: Literal["run_spec"] = "run_spec"
     run: Annotated[str, Field(pattern=RUN_ID_PATTERN)]
     algorithm: str = "windef"

@@ -38,7 +38,9 @@ class RunSummary(BaseModel):
 
 
 def summarise(run: str, statuses: list[PairStatus], wall_seconds: float | None) -> RunSummary:
-    counts = {state: sum(s.status == state for s in statuses) for state in ("done", "partial", "failed")}
+    counts = {
+        state: sum(s.status == state for s in statuses) for state in ("done", "partial", "failed")
+    }
     status: RunState = "done"
     if counts["failed"] == len(statuses):
         status = "failed"

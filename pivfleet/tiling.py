@@ -9,6 +9,7 @@ core the same neighbourhood the whole image would.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from pydantic import BaseModel, ConfigDict
@@ -65,7 +66,7 @@ def split_evenly(count: int, chunk: int) -> list[tuple[int, int]]:
     """Split range(count) into contiguous spans of about `chunk` items, sizes within one."""
     pieces = max(1, math.ceil(count / max(chunk, 1)))
     edges = [round(i * count / pieces) for i in range(pieces + 1)]
-    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def crop_span(first: int, last: int, size: int, piv: PivSettings) -> tuple[int, int]:
@@ -85,7 +86,7 @@ def plan_tiles(
     cells = max(1, (tile_pixels or max(image_shape)) // piv.steps[-1])
     if tile_pixels is None:
         cells = max(rows, cols, 1)
-    tiles = []
+    tiles: list[Tile] = []
     for r0, r1 in split_evenly(rows, cells):
         y0, y1 = crop_span(r0, r1, image_shape[0], piv)
         for c0, c1 in split_evenly(cols, cells):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import io
+import math
 from typing import Any
 
 import numpy as np

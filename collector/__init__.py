@@ -1,0 +1,1 @@
+"""The collector role: tile results → stitched pair outputs → run summary."""

@@ -1,0 +1,1 @@
+"""The dispatcher role: S3 `run.json` notifications → plan → tile jobs on SQS."""

@@ -1,0 +1,93 @@
+"""pivfleet's tiled pipeline against OpenPIV itself, on OpenPIV's own sample pairs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from openpiv import windef
+
+from pivfleet.imaging import read_frame
+from pivfleet.local_run import LocalRun
+from pivfleet.spec import PivSettings, RunSpec
+from pivfleet.windef import to_openpiv
+
+pytestmark = pytest.mark.slow
+SAME_VECTOR_PX = 1e-3
+TILE_AGREEMENT_PX = 0.1
+TILE_AGREEMENT_FRACTION = 0.999
+TILE_RMS_PX = 0.01
+
+
+def run_pipeline(input_dir: Path, out_dir: Path, tiling: str | int) -> Path:
+    spec = RunSpec(run="accuracy", tiling=tiling, workers=2)
+    summary = LocalRun(spec, input_dir, out_dir, workers=2).execute()
+    assert summary.status == "done", summary
+    return out_dir
+
+
+@pytest.fixture(scope="module")
+def untiled(sample_input: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_pipeline(sample_input, tmp_path_factory.mktemp("none"), "none")
+
+
+@pytest.fixture(scope="module")
+def tiled(sample_input: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_pipeline(sample_input, tmp_path_factory.mktemp("tiled"), 256)
+
+
+def openpiv_reference(sample_input: Path, pair: str, piv: PivSettings) -> tuple[np.ndarray, ...]:
+    """`simple_multipass` on the same frames as float64 arrays, the same settings."""
+    frame_a, frame_b = (read_frame(str(p)) for p in sorted(sample_input.glob(f"{pair}_?.*")))
+    with contextlib.redirect_stdout(io.StringIO()):
+        x, y, u, v, flags = windef.simple_multipass(frame_a, frame_b, to_openpiv(piv))
+    return x, y, u, v, flags
+
+
+@pytest.mark.parametrize("pair", ["test1", "test2", "test4", "test5"])
+def test_untiled_run_reproduces_openpiv_simple_multipass(
+    untiled: Path, sample_input: Path, pair: str
+) -> None:
+    x, y, u, v, flags = openpiv_reference(sample_input, pair, PivSettings())
+    with xr.open_dataset(untiled / f"{pair}.nc") as field:
+        np.testing.assert_array_equal(field.x.values, x[0, :])
+        np.testing.assert_array_equal(field.y.values, y[:, 0])
+        assert np.max(np.abs(field.u.values - u)) <= SAME_VECTOR_PX
+        assert np.max(np.abs(field.v.values - v)) <= SAME_VECTOR_PX
+        np.testing.assert_array_equal(field.flags.values, flags.astype(np.int8))
+
+
+def test_text_output_has_openpivs_columns_and_order(untiled: Path, sample_input: Path) -> None:
+    x, y, u, v, flags = openpiv_reference(sample_input, "test1", PivSettings())
+    table = np.loadtxt(untiled / "test1.txt")
+    expected = np.vstack([a.ravel() for a in (x, y, u, v, flags.astype(float), 0 * u)]).T
+    assert table.shape == expected.shape
+    np.testing.assert_allclose(table, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("pair", ["test1", "test2", "test4", "test5"])
+def test_small_tiles_agree_with_the_whole_image(untiled: Path, tiled: Path, pair: str) -> None:
+    with (
+        xr.open_dataset(untiled / f"{pair}.nc") as whole,
+        xr.open_dataset(tiled / f"{pair}.nc") as tiles,
+    ):
+        error = np.hypot(tiles.u.values - whole.u.values, tiles.v.values - whole.v.values)
+    assert np.isfinite(error).all()
+    assert np.mean(error <= TILE_AGREEMENT_PX) >= TILE_AGREEMENT_FRACTION
+    assert np.sqrt(np.mean(error**2)) <= TILE_RMS_PX
+
+
+def test_engine_matches_openpiv_with_its_global_std_test_on(sample_input: Path) -> None:
+    """With OpenPIV's std test switched on, the untiled engine still matches it exactly."""
+    from pivfleet.windef import WindefAlgorithm
+
+    piv = PivSettings(std_threshold=10)
+    frame_a, frame_b = (read_frame(str(p)) for p in sorted(sample_input.glob("test5_?.*")))
+    vectors = WindefAlgorithm().process(frame_a, frame_b, piv, {})
+    _, _, u, v, _ = openpiv_reference(sample_input, "test5", piv)
+    assert np.max(np.abs(vectors.u - u)) <= SAME_VECTOR_PX
+    assert np.max(np.abs(-vectors.v - v)) <= SAME_VECTOR_PX
