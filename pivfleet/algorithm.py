@@ -6,6 +6,7 @@ so through pyproject.toml exactly as a user's plugin would.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -47,13 +48,17 @@ class Algorithm(Protocol):
 
 
 class NoopAlgorithm:
-    """Zero vectors on the right grid, for measuring the pipeline's own overhead."""
+    """Zero vectors on the right grid, for measuring the pipeline's own overhead.
+
+    `sleep_seconds` (parameter, default 0) stands in for a slow tile in fault tests.
+    """
 
     name = "noop"
 
     def process(
         self, frame_a: Frame, frame_b: Frame, piv: PivSettings, parameters: dict[str, Any]
     ) -> Vectors:
+        time.sleep(float(parameters.get("sleep_seconds", 0)))
         shape = grid_shape(frame_a.shape[:2], piv.windows[-1], piv.steps[-1])
         zeros = np.zeros(shape)
         return Vectors(zeros, zeros.copy(), np.zeros(shape, dtype=np.int8))

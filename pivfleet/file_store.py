@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path: Path) -> Path:
+    """A writer-private temporary name: unique per call, so concurrent writers never share it."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
 
 
 class FileBlobStore:
@@ -19,20 +27,20 @@ class FileBlobStore:
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise KeyError(key) from None
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial = partial_path(path)
         partial.write_bytes(data)
         partial.replace(path)  # atomic: a reader never sees half a file
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial = partial_path(path)
         partial.write_bytes(data)
         try:
             os.link(partial, path)  # atomic and fails if the key exists: S3's If-None-Match
@@ -48,4 +56,4 @@ class FileBlobStore:
     def list(self, prefix: str) -> list[str]:
         base = self.root.resolve()
         found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-        return sorted(k for k in found if k.startswith(prefix) and not Path(k).name.startswith("."))
+        return sorted(k for k in found if k.startswith(prefix) and not k.endswith(PARTIAL_SUFFIX))

@@ -35,6 +35,8 @@ def decode_frame(data: bytes, name: str) -> Frame:
 
 def to_grey(pixels: np.ndarray, name: str) -> Frame:
     """Collapse colour to luminance; refuse anything that is not one 2-D frame."""
+    if pixels.ndim == 3 and pixels.shape[-1] == 2:  # grey + alpha
+        pixels = pixels[..., 0]
     if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
         pixels = pixels[..., :3].astype(np.float64) @ np.array(RGB_LUMA_WEIGHTS)
     if pixels.ndim != 2:

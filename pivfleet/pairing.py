@@ -35,9 +35,25 @@ def pair_frames(names: list[str], rule: Pairing) -> list[FramePair]:
             "no image files found (looked for .tif, .tiff, .png, .bmp, .jpg, .jpeg); "
             "check the input folder or prefix"
         )
-    if rule.mode == "suffix":
-        return pair_by_suffix(images)
-    return pair_by_sequence(images, cascade=rule.mode == "cascade")
+    pairs = (
+        pair_by_suffix(images)
+        if rule.mode == "suffix"
+        else pair_by_sequence(images, cascade=rule.mode == "cascade")
+    )
+    return refuse_shared_names(pairs)
+
+
+def refuse_shared_names(pairs: list[FramePair]) -> list[FramePair]:
+    """Two pairs named alike would write the same outputs: refuse rather than lose one."""
+    seen: dict[str, FramePair] = {}
+    for pair in pairs:
+        other = seen.setdefault(pair.name, pair)
+        if other is not pair:
+            raise PairingError(
+                f"{other.frame_a} and {pair.frame_a} both give pair name {pair.name!r}; "
+                "rename one, or move it to another folder"
+            )
+    return pairs
 
 
 def natural_key(name: str) -> list[object]:

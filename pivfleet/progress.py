@@ -11,11 +11,11 @@ REFRESH_SECONDS = 0.2
 
 
 class Progress:
-    def __init__(self, pairs: int, tiles: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, pairs: int, tiles: int, stream: TextIO | None = None) -> None:
         self.pairs, self.tiles = pairs, tiles
         self.pairs_done = self.tiles_done = self.failed = 0
-        self.stream = stream
-        self.enabled = stream.isatty()
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
         self.started = time.monotonic()
         self._drawn = 0.0
 

@@ -93,6 +93,7 @@ class WorkerLoop:
                 "run": job.run, "pair": job.pair, "tile": job.tile.index, "status": result.status,
                 "seconds": round(time.perf_counter() - started, 4), "tile_seconds": result.seconds,
                 "bytes": self.frames.bytes_read - bytes_before, "error": result.error,
+                "receive_count": message.receive_count,
             },
         )  # fmt: skip
 

@@ -173,14 +173,6 @@ def test_a_reader_during_put_sees_the_old_or_the_new_object(
     assert store.get("k") == b"new and longer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FileNotFoundError,
-    reason="bug: file_store.FileBlobStore.put_if_absent names its temp file "
-    "'.<name>.<pid>.partial', the same for every thread of a process; a second "
-    "put_if_absent of the same key between another's write and link removes the shared "
-    "partial, and the first raises FileNotFoundError instead of returning False",
-)
 def test_put_if_absent_interleaved_in_one_process_has_one_winner(
     store: FileBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,25 +191,12 @@ def test_put_if_absent_interleaved_in_one_process_has_one_winner(
     assert store.get("out/p.txt") == b"rival"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: file_store.FileBlobStore.list hides every key whose last segment starts "
-    "with '.', so put('.keep') exists but is never listed (S3 lists it)",
-)
 def test_keys_starting_with_a_dot_are_listed(store: FileBlobStore) -> None:
     store.put("runs/.keep", b"")
     assert store.exists("runs/.keep")
     assert store.list("runs/") == ["runs/.keep"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IsADirectoryError,
-    reason="bug: file_store.FileBlobStore.get on a key that is a folder of other keys "
-    "(get('runs') when 'runs/x' exists) raises IsADirectoryError, not the KeyError the "
-    "BlobStore port promises for a missing key",
-)
 def test_get_of_a_prefix_folder_is_key_error(store: FileBlobStore) -> None:
     store.put("runs/x", b"1")
     with pytest.raises(KeyError):

@@ -227,12 +227,6 @@ def test_is_image_name(name: str, expected: bool) -> None:
     assert is_image_name(name) is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ImageReadError,
-    reason="bug: imaging.to_grey refuses a greyscale+alpha frame (shape H×W×2, e.g. a PNG "
-    "in LA mode) as 'not a single greyscale or RGB frame'; it is one greyscale frame",
-)
 def test_greyscale_with_alpha_png_reads_as_its_grey_channel(tmp_path: Path) -> None:
     grey_alpha = np.zeros((*SHAPE, 2), dtype=np.uint8)
     grey_alpha[..., 0] = ramp(np.uint8, 255)

@@ -168,13 +168,6 @@ def test_natural_key_orders_numbers_numerically() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: pairing.pair_by_suffix gives two pairs the same output name "
-    "(x_a/x_b and x-a/x-b, or x_a.tif/x_b.tif and x_a.png/x_b.png both become 'x'), "
-    "so one pair's outputs overwrite or are dropped by the other's put-if-absent",
-)
 @pytest.mark.parametrize(
     "names",
     [
