@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,17 @@ def render_plot(field: Field, title: str) -> bytes:
 
     figure, axes = plt.subplots(figsize=(8, 8 * field.x.shape[0] / max(field.x.shape[1], 1)))
     good = field.flags == 0
-    axes.quiver(field.x[good], field.y[good], field.u[good], field.v[good], color="k")
-    axes.quiver(field.x[~good], field.y[~good], field.u[~good], field.v[~good], color="r")
+    spacing = float(np.diff(field.x[0, :2])[0]) if field.x.shape[1] > 1 else 1.0
+    largest = float(np.nanmax(np.hypot(field.u, field.v), initial=0.0)) or 1.0
+    # One scale for both sets, so a replaced vector is drawn as long as it is.
+    arrows: dict[str, Any] = {
+        "angles": "xy",
+        "scale_units": "xy",
+        "scale": largest / spacing,
+        "width": 0.002,
+    }
+    axes.quiver(field.x[good], field.y[good], field.u[good], field.v[good], color="k", **arrows)
+    axes.quiver(field.x[~good], field.y[~good], field.u[~good], field.v[~good], color="r", **arrows)
     axes.set_aspect("equal")
     axes.set_title(title)
     buffer = io.BytesIO()
