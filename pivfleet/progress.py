@@ -36,16 +36,8 @@ class Progress:
         self.draw(force=True)
 
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rate = self.tiles_done / elapsed
-        remaining = (self.tiles - self.tiles_done) / rate if rate else float("inf")
-        filled = int(BAR_WIDTH * self.tiles_done / max(self.tiles, 1))
-        eta = f"{remaining:.0f}s" if remaining != float("inf") else "?"
-        return (
-            f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] pairs {self.pairs_done}/{self.pairs} "
-            f"({self.failed} failed)  tiles {self.tiles_done}/{self.tiles}  "
-            f"{rate:.2f} tiles/s  ETA {eta}"
-        )
+        counts = (self.pairs_done, self.pairs, self.failed, self.tiles_done, self.tiles)
+        return progress_line(*counts, time.monotonic() - self.started)
 
     def draw(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -59,3 +51,16 @@ class Progress:
         if self.enabled:
             self.draw(force=True)
             self.stream.write("\n")
+
+
+def progress_line(
+    pairs_done: int, pairs: int, failed: int, tiles_done: int, tiles: int, elapsed: float
+) -> str:
+    """`[####....] pairs 3/10 (1 failed)  tiles 40/100  2.10 tiles/s  ETA 29s`."""
+    rate = tiles_done / max(elapsed, 1e-9)
+    filled = int(BAR_WIDTH * tiles_done / max(tiles, 1))
+    eta = f"{(tiles - tiles_done) / rate:.0f}s" if rate else "?"
+    return (
+        f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] pairs {pairs_done}/{pairs} "
+        f"({failed} failed)  tiles {tiles_done}/{tiles}  {rate:.2f} tiles/s  ETA {eta}"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from pivfleet.imaging import is_image_name
 from pivfleet.layout import cloud_layout
 from pivfleet.messages import TileJob
 from pivfleet.planning import RunPlan
-from pivfleet.summary import RunSummary
+from pivfleet.progress import progress_line
+from pivfleet.summary import PairStatus, RunSummary
 from pivfleet.topology import RUN_SPEC_FILENAME, jobs_queue
 
 DLQ_PEEK_VISIBILITY_SECONDS = 2
@@ -42,7 +44,7 @@ class RunStatus:
     run: str
     plan: RunPlan | None
     tiles_done: int
-    pairs_done: int
+    pairs: list[PairStatus]
     summary: RunSummary | None
 
     @property
@@ -55,8 +57,10 @@ class RunStatus:
         if self.plan is None:
             return f"{self.run}: waiting for the dispatcher"
         tiles = sum(p.tile_count for p in self.plan.pairs)
-        pairs = len(self.plan.pairs)
-        text = f"{self.run}: pairs {self.pairs_done}/{pairs}, tiles {self.tiles_done}/{tiles}"
+        failed = sum(p.status != "done" for p in self.pairs)
+        elapsed = time.time() - self.plan.created_at
+        counts = (len(self.pairs), len(self.plan.pairs), failed, self.tiles_done, tiles)
+        text = f"{self.run}: {progress_line(*counts, elapsed)}"
         if self.summary is not None:
             text += (
                 f" — {self.summary.status}: {self.summary.pairs_done} done, "
@@ -74,7 +78,8 @@ def read_status(run: str, config: CloudConfig | None = None) -> RunStatus:
     if store.exists(layout.plan()):
         plan = RunPlan.model_validate_json(store.get(layout.plan()))
     tiles = len(store.list(f"{layout.work}/results/"))
-    pairs = len(store.list(layout.pair_statuses()))
+    keys = store.list(layout.pair_statuses())
+    pairs = [PairStatus.model_validate_json(store.get(key)) for key in keys]
     return RunStatus(run, plan, tiles, pairs, summary)
 
 

@@ -12,6 +12,7 @@ from pivfleet.aws import S3BlobStore
 from pivfleet.config import CloudConfig
 from pivfleet.job_outcome import parse_job, settle_error, settle_result
 from pivfleet.layout import cloud_layout
+from pivfleet.logs import tile_metric
 from pivfleet.messages import TileJob
 from pivfleet.ports import JobQueue, Message
 from pivfleet.processing import FrameCache, process_tile
@@ -94,6 +95,7 @@ class WorkerLoop:
                 "seconds": round(time.perf_counter() - started, 4), "tile_seconds": result.seconds,
                 "bytes": self.frames.bytes_read - bytes_before, "error": result.error,
                 "receive_count": message.receive_count,
+                **tile_metric(job.algorithm, result.seconds),
             },
         )  # fmt: skip
 
