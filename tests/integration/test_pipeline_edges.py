@@ -1,0 +1,178 @@
+"""Edges of the queue pipeline on LocalStack: unrelated notifications, an unknown algorithm at
+submit, unpaired frames, redriving a dead letter, and `pivfleet status` on a planned run.
+
+The dispatcher's Lambda handler runs in this process (as Lambda would call it), pointed at the
+test's own deployment; the CLI runs as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pivfleet.bootstrap import bootstrap
+from pivfleet.config import CloudConfig
+from pivfleet.messages import TileJob
+from pivfleet.planning import PairPlan, make_job
+from pivfleet.spec import PivSettings, RunSpec
+from pivfleet.tiling import plan_tiles
+from tests.integration.helpers import Cloud, cli, wait_for
+from tests.integration.test_pipeline import FRAME_A, FRAME_B, noop_spec
+
+pytestmark = pytest.mark.usefixtures("localstack_endpoint")
+Handle = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@pytest.fixture
+def cloud(aws_prefix: str) -> Cloud:
+    bootstrap(CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix}), ["noop"])
+    return Cloud(aws_prefix)
+
+
+@pytest.fixture
+def handle(aws_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handle]:
+    """`dispatcher.handler.handle` for this test's deployment.
+
+    Importing the handler installs the JSON log handler on the root logger (as a Lambda entry
+    should); undo that so the rest of the session logs as before."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    from dispatcher import handler
+
+    root.handlers[:], root.level = handlers, level
+    config = CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix})
+    monkeypatch.setattr(handler, "CONFIG", config)
+    yield handler.handle
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    """What Lambda's SQS event source hands the dispatcher."""
+    return {
+        "Records": [
+            {"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body, "eventSource": "aws:sqs"}
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def s3_created(bucket: str, *keys: str) -> str:
+    """An S3 ObjectCreated notification body; keys URL-encoded as S3 sends them."""
+    from urllib.parse import quote_plus
+
+    records = [
+        {
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": 1}},
+        }
+        for key in keys
+    ]
+    return json.dumps({"Records": records})
+
+
+def test_unrelated_keys_and_test_events_are_ignored(
+    cloud: Cloud, handle: Handle, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="pivfleet.dispatching")
+    cloud.put("r1/frame_a.tif", FRAME_A)
+    unrelated = s3_created(cloud.input, "r1/frame_a.tif", "r1/cam 1/run.json", "notes+ü.txt")
+    test_event = json.dumps({
+        "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2024-01-01T00:00:00.000Z",
+        "Bucket": cloud.input, "RequestId": "X", "HostId": "Y",
+    })  # fmt: skip
+    assert handle(sqs_event(unrelated, test_event), None) == {"batchItemFailures": []}
+    ignored = [r for r in caplog.records if r.getMessage() == "ignoring unrelated key"]
+    assert [getattr(r, "key", None) for r in ignored] == [
+        "r1/frame_a.tif", "r1/cam 1/run.json", "notes+ü.txt"
+    ]  # fmt: skip
+    assert {r.levelno for r in ignored} == {logging.DEBUG}
+    assert cloud.output_keys("") == []
+    assert cloud.idle("jobs-noop")
+
+
+def test_submit_refuses_an_unknown_algorithm(cloud: Cloud, aws_prefix: str, tmp_path: Path) -> None:
+    (tmp_path / "exp1_001_a.bmp").write_bytes(FRAME_A)
+    (tmp_path / "exp1_001_b.bmp").write_bytes(FRAME_B)
+    result = cli(aws_prefix, "submit", str(tmp_path), "--run", "x", "--algorithm", "nosuch")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "nosuch" in result.stderr
+    assert cloud.s3.list_objects_v2(Bucket=cloud.input).get("KeyCount") == 0
+
+
+def test_unpaired_frames_reject_the_run(cloud: Cloud, handle: Handle, aws_prefix: str) -> None:
+    cloud.put("lonely/x_a.bmp", FRAME_A)
+    cloud.put("lonely/run.json", noop_spec("lonely").model_dump_json().encode())
+    assert handle(sqs_event(s3_created(cloud.input, "lonely/run.json")), None) == {
+        "batchItemFailures": []
+    }
+    summary = cloud.summary("lonely")
+    assert summary is not None
+    assert summary["status"] == "rejected"
+    assert "lonely/x_a.bmp" in str(summary["message"]), summary
+    assert cloud.output_keys("runs/lonely/") == []
+    assert cloud.idle("jobs-noop")
+    status = cli(aws_prefix, "status", "lonely")
+    assert "rejected" in status.stdout and "x_a.bmp" in status.stdout, status
+
+
+def dead_job(run: str) -> TileJob:
+    spec = RunSpec(run=run, algorithm="noop", piv=PivSettings(windows=(32, 16), overlaps=(16, 8)))
+    pair = PairPlan(
+        name="p/exp1_001", frame_a=f"{run}/p/exp1_001_a.bmp", frame_b=f"{run}/p/exp1_001_b.bmp",
+        image_shape=(369, 511), grid_shape=(45, 62),
+    )  # fmt: skip
+    tile = plan_tiles(pair.image_shape, spec.piv, 256)[1]
+    return make_job(spec, pair, tile, 4)
+
+
+def bodies(cloud: Cloud, queue: str) -> list[str]:
+    """One look at a queue's messages, left in place. (`Cloud.drain` receives up to 20 times,
+    which on a jobs queue would exceed maxReceiveCount and dead-letter what it looks at.)"""
+    url = cloud.url(queue)
+    found = cloud.sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0
+    ).get("Messages", [])
+    return [m["Body"] for m in found]
+
+
+def test_dlq_redrive_moves_the_run_jobs_back(cloud: Cloud, aws_prefix: str) -> None:
+    ours, theirs = dead_job("redo").model_dump_json(), dead_job("other").model_dump_json()
+    reason = {"reason": {"DataType": "String", "StringValue": "boom"}}
+    for body in (ours, theirs):
+        cloud.sqs.send_message(
+            QueueUrl=cloud.url("jobs-noop-dlq"), MessageBody=body, MessageAttributes=reason
+        )
+    result = cli(aws_prefix, "dlq", "redo", "--redrive")
+    assert result.returncode == 0, result.stderr
+    assert "moved 1 " in result.stdout
+    assert bodies(cloud, "jobs-noop") == [ours]
+    # redrive peeked at the other run's letter too (hidden for a moment): wait until it is back
+    wait_for(lambda: cloud.counts("jobs-noop-dlq") == (1, 0), 10, "the other run's letter")
+    assert [m["Body"] for m in cloud.drain("jobs-noop-dlq")] == [theirs]
+    listed = cli(aws_prefix, "dlq", "other")
+    entries = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(e["run"], e["tile"], e["reason"]) for e in entries] == [("other", 1, "boom")]
+    assert listed.returncode == 1
+
+
+def test_status_shows_progress_of_a_planned_run(
+    cloud: Cloud, handle: Handle, aws_prefix: str
+) -> None:
+    for folder in ("p", "q"):
+        cloud.put(f"prog/{folder}/exp1_001_a.bmp", FRAME_A)
+        cloud.put(f"prog/{folder}/exp1_001_b.bmp", FRAME_B)
+    cloud.put("prog/run.json", noop_spec("prog").model_dump_json().encode())
+    assert handle(sqs_event(s3_created(cloud.input, "prog/run.json")), None) == {
+        "batchItemFailures": []
+    }
+    assert cloud.counts("jobs-noop")[0] == 8
+    status = cli(aws_prefix, "status", "prog")
+    assert status.returncode == 0, status.stderr
+    assert "pairs 0/2" in status.stdout and "tiles 0/8" in status.stdout, status.stdout
+    waiting = cli(aws_prefix, "status", "nothing-yet")
+    assert "waiting for the dispatcher" in waiting.stdout, waiting
