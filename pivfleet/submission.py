@@ -102,7 +102,8 @@ def dead_letter_queues(config: CloudConfig) -> list[tuple[str, str]]:
 
 
 def peek(dlq_url: str) -> list[dict[str, Any]]:
-    """Every message in a DLQ, briefly hidden so one pass sees each once."""
+    """Every message in a DLQ, hidden while the pass runs so it sees each once; callers
+    `release` what they leave behind so the next command sees it at once."""
     sqs, seen = client("sqs"), {}
     for _ in range(DLQ_MAX_PEEKS):
         response = sqs.receive_message(
@@ -114,6 +115,14 @@ def peek(dlq_url: str) -> list[dict[str, Any]]:
             break
         seen.update({m["MessageId"]: m for m in batch})
     return list(seen.values())
+
+
+def release(dlq_url: str, messages: list[dict[str, Any]]) -> None:
+    sqs = client("sqs")
+    for raw in messages:
+        sqs.change_message_visibility(
+            QueueUrl=dlq_url, ReceiptHandle=raw["ReceiptHandle"], VisibilityTimeout=0
+        )
 
 
 def describe(raw: dict[str, Any], source: str) -> dict[str, Any]:
@@ -129,7 +138,11 @@ def describe(raw: dict[str, Any], source: str) -> dict[str, Any]:
 
 def list_dead_letters(run: str, config: CloudConfig | None = None) -> list[dict[str, Any]]:
     config = config or CloudConfig.from_env()
-    letters = [describe(m, src) for src, url in dead_letter_queues(config) for m in peek(url)]
+    letters = []
+    for source, url in dead_letter_queues(config):
+        messages = peek(url)
+        letters += [describe(m, source) for m in messages]
+        release(url, messages)
     return [e for e in letters if e["run"] in (run, None)]
 
 
@@ -138,9 +151,11 @@ def redrive(run: str, config: CloudConfig | None = None) -> int:
     config, sqs, moved = config or CloudConfig.from_env(), client("sqs"), 0
     for source, url in dead_letter_queues(config):
         source_url = sqs.get_queue_url(QueueName=source)["QueueUrl"]
-        for raw in peek(url):
-            if describe(raw, source)["run"] == run:
-                sqs.send_message(QueueUrl=source_url, MessageBody=raw["Body"])
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=raw["ReceiptHandle"])
-                moved += 1
+        messages = peek(url)
+        ours = [m for m in messages if describe(m, source)["run"] == run]
+        for raw in ours:
+            sqs.send_message(QueueUrl=source_url, MessageBody=raw["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=raw["ReceiptHandle"])
+        release(url, [m for m in messages if m not in ours])
+        moved += len(ours)
     return moved
