@@ -1,0 +1,45 @@
+"""Cloud settings from the environment: defaults, overrides, and a clear stop on bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from pivfleet.config import CloudConfig
+from pivfleet.errors import SettingsError
+
+
+def test_defaults_follow_the_name_prefix() -> None:
+    config = CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": "lab"})
+    assert (config.input_bucket, config.output_bucket) == ("lab-input", "lab-output")
+    assert config.algorithm == "windef" and config.worker_processes >= 1
+
+
+def test_explicit_values_win() -> None:
+    env = {
+        "PIVFLEET_OUTPUT_BUCKET": "out",
+        "PIVFLEET_WORKER_PROCESSES": "3",
+        "PIVFLEET_DRAIN_SECONDS": "7.5",
+    }
+    config = CloudConfig.from_env(env)
+    assert (config.output_bucket, config.worker_processes, config.drain_seconds) == ("out", 3, 7.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PIVFLEET_WORKER_PROCESSES", "many"),
+        ("PIVFLEET_DRAIN_SECONDS", "-1"),
+        ("PIVFLEET_HEARTBEAT_SECONDS", "x"),
+    ],
+)
+def test_a_bad_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        CloudConfig.from_env({name: value})
+
+
+def test_the_worker_stops_at_start_naming_the_bad_variable(monkeypatch, capsys) -> None:
+    from worker.__main__ import main
+
+    monkeypatch.setenv("PIVFLEET_WORKER_PROCESSES", "lots")
+    assert main() == 2
+    assert "PIVFLEET_WORKER_PROCESSES" in capsys.readouterr().out
