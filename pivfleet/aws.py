@@ -7,6 +7,7 @@ knows which. (localstack-client is not needed: boto3 ≥ 1.28 reads AWS_ENDPOINT
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from typing import Any
 
@@ -23,7 +24,10 @@ LONG_POLL_SECONDS = 20
 
 @cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    # botocore reads AWS_DEFAULT_REGION only; Lambda, ECS and most users set AWS_REGION.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    session = boto3.session.Session(region_name=region)
+    return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 def error_code(error: ClientError) -> str:

@@ -62,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     except PivfleetError as error:
         print(f"pivfleet: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as error:
+        if not type(error).__module__.startswith("botocore"):
+            raise
+        print(
+            f"pivfleet: error: AWS call failed: {error}. Check AWS_ENDPOINT_URL, AWS_REGION "
+            "and credentials, and that `pivfleet bootstrap` has run.",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
 

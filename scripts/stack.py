@@ -19,7 +19,7 @@ ROLES = (["dispatcher"], ["worker"], ["worker"], ["collector"])
 LOCALSTACK_PORT = 4566
 USAGE = """stack up. In another shell:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-  export AWS_REGION=us-east-1
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   .venv/bin/pivfleet samples demo/input
   .venv/bin/pivfleet submit demo/input --run demo
   .venv/bin/pivfleet status demo --watch
