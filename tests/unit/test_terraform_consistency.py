@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pivfleet import topology
+from tests.unit.test_terraform import _clean
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is needed to parse the Terraform files")
 
@@ -29,22 +30,6 @@ QUEUE_ARGUMENTS = (
     "message_retention_seconds",
     "dlq_message_retention_seconds",
 )
-
-
-def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return text[1:-1]
-    return text
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_unquote(k): _clean(v) for k, v in value.items() if not k.startswith("__")}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, str):
-        return _unquote(value)
-    return value
 
 
 def _load_dir(directory: Path) -> dict[str, list[Any]]:
