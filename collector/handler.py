@@ -17,12 +17,7 @@ CONFIG = CloudConfig.from_env()
 
 
 def dead_letter(record: dict[str, Any], reason: str) -> None:
-    queue = SqsJobQueue(results_queue(CONFIG.name_prefix).name)
-    queue.sqs.send_message(
-        QueueUrl=queue.dlq_url,
-        MessageBody=record["body"],
-        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:2000]}},
-    )
+    SqsJobQueue(results_queue(CONFIG.name_prefix).name).send_dead_letter(record["body"], reason)
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -119,11 +119,13 @@ class SqsJobQueue:
         self.extend(message, delay_seconds)
 
     def dead_letter(self, message: Message, reason: str) -> None:
-        attributes = {"reason": {"DataType": "String", "StringValue": reason[:2000] or "-"}}
-        self.sqs.send_message(
-            QueueUrl=self.dlq_url, MessageBody=message.body, MessageAttributes=attributes
-        )
+        self.send_dead_letter(message.body, reason)
         self.ack(message)
+
+    def send_dead_letter(self, body: str, reason: str) -> None:
+        """Put `body` on the DLQ with the reason, for `pivfleet dlq` to show."""
+        attributes = {"reason": {"DataType": "String", "StringValue": reason[:2000] or "-"}}
+        self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=body, MessageAttributes=attributes)
 
 
 def to_message(raw: dict[str, Any]) -> Message:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pivfleet.errors import SettingsError
-from pivfleet.spec import Outputs, Pairing, PivSettings, RunSpec
+from pivfleet.spec import Outputs, Pairing, PivSettings, RunSpec, describe_validation
 
 SAMPLE_PAIRS = {
     "test1": ("exp1_001_a.bmp", "exp1_001_b.bmp"),
@@ -105,14 +105,6 @@ def build_spec(args: argparse.Namespace, run: str, workers: int) -> RunSpec:
         )  # fmt: skip
     except ValidationError as error:
         raise SettingsError(describe_validation(error)) from None
-
-
-def describe_validation(error: Any) -> str:
-    parts = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(p) for p in item["loc"]) or "settings"
-        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
 
 
 def default_workers() -> int:

@@ -19,7 +19,7 @@ from pivfleet.ports import BlobStore
 from pivfleet.processing import decode_vectors
 from pivfleet.stitching import stitch_tiles, to_field
 from pivfleet.summary import PairStatus, RunSummary, summarise
-from pivfleet.tiling import choose_tile_pixels, plan_tiles
+from pivfleet.tiling import plan_tiles
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Collector:
         return [TileResult.model_validate_json(self.work.get(k)) for k in keys]
 
     def finish_pair(self, pair: PairPlan, results: list[TileResult]) -> PairStatus:
-        tiles = plan_tiles(pair.image_shape, self.plan.spec.piv, self.tile_pixels(pair))
+        tiles = plan_tiles(pair.image_shape, self.plan.spec.piv, pair.tile_pixels)
         by_index = {r.tile: r for r in results}
         blocks = [(t.core, self.load(by_index[t.index])) for t in tiles]
         failed = sorted(r.tile for r in results if r.status == "failed")
@@ -74,10 +74,6 @@ class Collector:
             self.layout.pair_status(pair.name), status.model_dump_json().encode()
         )
         return status
-
-    def tile_pixels(self, pair: PairPlan) -> int | None:
-        spec, good = self.plan.spec, sum(p.error is None for p in self.plan.pairs)
-        return choose_tile_pixels(spec.tiling, pair.image_shape, good, spec.workers)
 
     def load(self, result: TileResult) -> Vectors | None:
         if result.status != "done" or result.key is None:

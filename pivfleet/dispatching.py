@@ -10,13 +10,12 @@ from urllib.parse import unquote_plus
 from pydantic import ValidationError
 
 from pivfleet.aws import S3BlobStore, SqsJobQueue, queue_exists
-from pivfleet.cli_run import describe_validation
 from pivfleet.config import CloudConfig
 from pivfleet.dispatch import dispatch_run
 from pivfleet.errors import PivfleetError
 from pivfleet.imaging import decode_frame
 from pivfleet.layout import cloud_layout
-from pivfleet.spec import RunSpec
+from pivfleet.spec import RunSpec, describe_validation
 from pivfleet.summary import rejected
 from pivfleet.topology import RUN_SPEC_FILENAME, jobs_queue
 

@@ -5,6 +5,7 @@ the containers call; only the transports differ."""
 from __future__ import annotations
 
 import tempfile
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from pivfleet.progress import Progress
 from pivfleet.spec import RunSpec
 from pivfleet.summary import RunSummary
 
+IDLE_POLL_SECONDS = 0.05
 _worker_state: dict[str, object] = {}
 
 
@@ -109,7 +111,7 @@ class LocalRun:
             if summary := self._collect():
                 return summary
             if not running:
-                self.jobs.receive(0, wait_seconds=0.05)  # jobs waiting out a retry backoff
+                time.sleep(IDLE_POLL_SECONDS)  # jobs are waiting out a retry backoff
                 continue
             finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:

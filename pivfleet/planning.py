@@ -26,6 +26,8 @@ class PairPlan(BaseModel):
     image_shape: tuple[int, int] = (0, 0)
     grid_shape: tuple[int, int] = (0, 0)
     tile_count: int = 0
+    tile_pixels: int | None = None
+    """Tile size the plan cut this pair with (None: one whole-pair tile)."""
     error: str | None = None
 
 
@@ -85,12 +87,14 @@ def plan_run(
     jobs: list[TileJob] = []
     planned = []
     for pair in pairs:
-        tiles = []
+        tiles, tile_pixels = [], None
         if pair.error is None:
             tile_pixels = choose_tile_pixels(spec.tiling, pair.image_shape, len(good), spec.workers)
             tiles = plan_tiles(pair.image_shape, spec.piv, tile_pixels)
             jobs += [make_job(spec, pair, tile, len(tiles)) for tile in tiles]
-        planned.append(pair.model_copy(update={"tile_count": len(tiles)}))
+        planned.append(
+            pair.model_copy(update={"tile_count": len(tiles), "tile_pixels": tile_pixels})
+        )
     return RunPlan(spec=spec, pairs=planned), jobs
 
 

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -151,3 +151,12 @@ class RunSpec(BaseModel):
                 f"algorithm {value!r}: use lowercase letters, digits and '-' (it names a queue)"
             )
         return value
+
+
+def describe_validation(error: ValidationError) -> str:
+    """A pydantic ValidationError as `field: message; …`, naming each bad setting."""
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "settings"
+        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
