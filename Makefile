@@ -43,7 +43,7 @@ test: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed $(CHECKOV_VENV)/.installed
 	PIVFLEET_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
 
 stack: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
-	PIVFLEET_LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python $(BIN)/python scripts/stack.py
+	PIVFLEET_LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python $(BIN)/python -m scripts.stack
 
 VERSION ?= $(shell git describe --tags --always --dirty)
 BUILD_ARGS = --build-arg VERSION=$(VERSION) --build-arg REVISION=$(shell git rev-parse HEAD)

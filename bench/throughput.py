@@ -1,7 +1,7 @@
 """Queue pipeline throughput on a LocalStack of its own (no Docker), with the no-op algorithm.
 
 1. Enqueue: raw `SendMessageBatch` (plain boto3, batches of 10, `SEND_THREADS` threads) next to
-   the dispatcher's own path (`send_jobs(SqsJobQueue(name).send, jobs)`) on the same TileJobs,
+   the dispatcher's own path (`SqsJobQueue.send`) on the same TileJobs,
    alternated and repeated in one run; the ratio is what the dispatcher keeps of the raw rate.
 2. End to end: a synthetic pair uploaded as PNG is dispatched once (`dispatch_key`, as the Lambda
    does), then the collector and `python -m worker` (noop) are started with 2 and then 8 worker
@@ -37,6 +37,10 @@ import boto3
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the noop test algorithm and its registration
+
+from tests.integration.helpers import role_env  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 REGION = "us-east-1"
 PIV = {"windows": [32, 16], "overlaps": [16, 8]}
@@ -66,9 +70,9 @@ def synthetic_png(size: int, shift: int, seed: int = 7) -> bytes:
 
 def tile_jobs(count: int) -> list[Any]:
     """`count` real TileJobs for a synthetic pair (tiles planned exactly as the dispatcher does)."""
-    from pivfleet.planning import PairPlan, make_job
-    from pivfleet.spec import RunSpec
-    from pivfleet.tiling import grid_shape, plan_tiles
+    from pivfleet.core.plan import PairPlan, make_job
+    from pivfleet.core.spec import RunSpec
+    from pivfleet.core.tiling import grid_shape, plan_tiles
 
     spec = RunSpec.model_validate(
         {"run": "bench-enqueue", "algorithm": "noop", "piv": PIV, "tiling": 64}
@@ -110,18 +114,17 @@ def purge(queue_url: str) -> None:
 
 
 def enqueue_rates(messages: int, repeats: int) -> dict[str, Any]:
-    from pivfleet.aws import SqsJobQueue
-    from pivfleet.dispatch import SEND_THREADS, send_jobs
+    from pivfleet.transports.sqs import SEND_THREADS, SqsJobQueue
 
     sqs = boto3.client("sqs")
     raw_url = sqs.create_queue(QueueName="bench-raw")["QueueUrl"]
     sqs.create_queue(QueueName="bench-dispatch")
-    dispatch_queue = SqsJobQueue("bench-dispatch")
+    dispatch_queue = SqsJobQueue(sqs, "bench-dispatch")
     jobs = tile_jobs(messages)
     bodies = [job.model_dump_json() for job in jobs]
     raw_send = raw_sender(raw_url)
     send_raw(raw_send, bodies[:200], SEND_THREADS)  # warm up both paths (connections, LocalStack)
-    send_jobs(dispatch_queue.send, jobs[:200])
+    dispatch_queue.send([job.model_dump_json() for job in jobs[:200]])
     purge(raw_url)
     purge(dispatch_queue.url)
     raw_rates, dispatch_rates = [], []
@@ -130,7 +133,7 @@ def enqueue_rates(messages: int, repeats: int) -> dict[str, Any]:
         send_raw(raw_send, bodies, SEND_THREADS)
         raw_rates.append(messages / (time.perf_counter() - started))
         started = time.perf_counter()
-        send_jobs(dispatch_queue.send, jobs)  # includes model_dump_json, as the dispatcher pays
+        dispatch_queue.send([job.model_dump_json() for job in jobs])  # as the dispatcher pays
         dispatch_rates.append(messages / (time.perf_counter() - started))
         purge(raw_url)
         purge(dispatch_queue.url)
@@ -177,15 +180,15 @@ def stop_role(process: subprocess.Popen[bytes]) -> None:
 
 def dispatch_run(prefix: str, size: int, tile: int, pairs: int) -> dict[str, Any]:
     """Bootstrap a deployment, upload the frames and run.json, dispatch once in this process."""
-    from pivfleet.aws import S3BlobStore
-    from pivfleet.bootstrap import bootstrap
-    from pivfleet.config import CloudConfig
-    from pivfleet.dispatching import dispatch_key
-    from pivfleet.spec import RunSpec
+    from pivfleet.cloud.bootstrap import bootstrap
+    from pivfleet.cloud.config import CloudConfig
+    from pivfleet.cloud.deployment import Deployment
+    from pivfleet.core.spec import RunSpec
 
     config = CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": prefix})
     bootstrap(config, ["noop"])
-    inputs = S3BlobStore(config.input_bucket)
+    deployment = Deployment.connect(config)
+    inputs = deployment.inputs()
     frame_a, frame_b = synthetic_png(size, 0), synthetic_png(size, 3)
     for index in range(pairs):
         inputs.put(f"noop/cam/frame_{index:04d}_a.png", frame_a)
@@ -193,7 +196,7 @@ def dispatch_run(prefix: str, size: int, tile: int, pairs: int) -> dict[str, Any
     spec = RunSpec.model_validate({"run": "noop", "algorithm": "noop", "piv": PIV, "tiling": tile})
     inputs.put("noop/run.json", spec.model_dump_json().encode())
     started = time.perf_counter()
-    outcome = dispatch_key(config, "noop/run.json")
+    outcome = deployment.dispatcher().dispatch_key("noop/run.json")
     seconds = time.perf_counter() - started
     if "dispatched" not in outcome:
         raise RuntimeError(f"dispatch did not happen: {outcome}")
@@ -201,18 +204,15 @@ def dispatch_run(prefix: str, size: int, tile: int, pairs: int) -> dict[str, Any
 
 
 def summary_written(prefix: str) -> bool:
-    from pivfleet.aws import S3BlobStore
+    from pivfleet.transports.s3 import S3BlobStore
 
-    return S3BlobStore(f"{prefix}-output").exists("noop/summary.json")
+    return S3BlobStore(boto3.client("s3"), f"{prefix}-output").exists("noop/summary.json")
 
 
 def end_to_end(processes: int, size: int, tile: int, pairs: int, logs: Path) -> dict[str, Any]:
     prefix = f"bench{processes}"
     dispatched = dispatch_run(prefix, size, tile, pairs)
-    env = dict(
-        os.environ, PIVFLEET_NAME_PREFIX=prefix, PIVFLEET_ALGORITHM="noop",
-        PIVFLEET_WORKER_PROCESSES=str(processes), PYTHONUNBUFFERED="1",
-    )  # fmt: skip
+    env = role_env(prefix, algorithm="noop", worker_processes=str(processes))
     collector_log, worker_log = logs / f"collector-{prefix}.log", logs / f"worker-{prefix}.log"
     collector = start_role("collector", env, collector_log)
     launched = time.time()
@@ -285,7 +285,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1, help="synthetic pairs per run")
     parser.add_argument("--processes", type=int, nargs="+", default=[2, 8])
     args = parser.parse_args()
-    from pivfleet.localstack import default_python, start_localstack
+    from scripts.localstack_host import default_python, start_localstack
 
     started = time.perf_counter()
     with (

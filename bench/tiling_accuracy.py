@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from pivfleet.cli_run import SAMPLE_PAIRS, copy_samples
-from pivfleet.local_run import LocalRun
-from pivfleet.spec import RunSpec
+from pivfleet.cli.embedded import EmbeddedRun
+from pivfleet.cli.samples import SAMPLE_PAIRS, copy_samples
+from pivfleet.core.spec import RunSpec
 
 RESULTS = Path(__file__).parent / "results" / "tiling_accuracy.json"
 
 
 def timed_run(input_dir: Path, out_dir: Path, tiling: str | int, workers: int) -> float:
     started = time.perf_counter()
-    LocalRun(
+    EmbeddedRun(
         RunSpec(run="bench", tiling=tiling, workers=workers), input_dir, out_dir, workers
     ).execute()
     return round(time.perf_counter() - started, 2)

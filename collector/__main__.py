@@ -1,11 +1,10 @@
-"""`python -m collector`: poll the results queue and call the Lambda handler, as AWS would."""
+"""`python -m collector`: poll the results queue with the Lambda's handler logic, as AWS would."""
 
 from __future__ import annotations
 
-from pivfleet.roles import run_poller
-from pivfleet.topology import results_queue
+from pivfleet.cloud.runtime import serve
 
 if __name__ == "__main__":
-    from collector.handler import CONFIG, handle
+    from collector.handler import collector, results
 
-    run_poller(results_queue(CONFIG.name_prefix).name, handle)
+    serve(results, collector().handle, "the results queue")

@@ -1,34 +1,27 @@
-"""Lambda entry (and the local poller's handler): an SQS batch of TileResults."""
+"""Lambda entry: an SQS batch of TileResults → stitched pair outputs and run summaries.
+
+Settings are read on the first call, not at import, so the module imports anywhere. Poison
+pills go to the dead-letter queue at once; only transient failures are retried."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from functools import cache
 
-from pivfleet.aws import SqsJobQueue
-from pivfleet.collecting_cloud import PoisonMessageError, collect_body
-from pivfleet.config import CloudConfig
-from pivfleet.logs import configure_json_logging
-from pivfleet.topology import results_queue
+from pivfleet.cloud.runtime import connect_role, lambda_handler
+from pivfleet.roles.collector import ResultCollector
+from pivfleet.transports.sqs import SqsJobQueue
 
-log = logging.getLogger("collector")
-configure_json_logging()
-CONFIG = CloudConfig.from_env()
+deployment = cache(connect_role)
 
 
-def dead_letter(record: dict[str, Any], reason: str) -> None:
-    SqsJobQueue(results_queue(CONFIG.name_prefix).name).send_dead_letter(record["body"], reason)
+@cache
+def collector() -> ResultCollector:
+    return deployment().result_collector()
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            collect_body(CONFIG.output_bucket, record["body"])
-        except PoisonMessageError as error:
-            log.error("dead-lettering a malformed result", extra={"reason": str(error)})
-            dead_letter(record, str(error))
-        except Exception:
-            log.exception("collect failed", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+@cache
+def results() -> SqsJobQueue:
+    return deployment().results_queue()
+
+
+handle = lambda_handler(lambda: collector().handle, results)

@@ -1,11 +1,10 @@
-"""`python -m dispatcher`: poll the uploads queue and call the Lambda handler, as AWS would."""
+"""`python -m dispatcher`: poll the uploads queue with the Lambda's handler logic, as AWS would."""
 
 from __future__ import annotations
 
-from pivfleet.roles import run_poller
-from pivfleet.topology import uploads_queue
+from pivfleet.cloud.runtime import serve
 
 if __name__ == "__main__":
-    from dispatcher.handler import CONFIG, handle
+    from dispatcher.handler import dispatcher, uploads
 
-    run_poller(uploads_queue(CONFIG.name_prefix).name, handle)
+    serve(uploads, dispatcher().handle, "the uploads queue")

@@ -1,27 +1,26 @@
-"""Lambda entry: an SQS batch of S3 notifications → dispatched runs."""
+"""Lambda entry: an SQS batch of S3 `run.json` notifications → dispatched runs.
+
+Settings are read on the first call, not at import, so the module imports anywhere."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from functools import cache
 
-from pivfleet.config import CloudConfig
-from pivfleet.dispatching import dispatch_key, s3_keys
-from pivfleet.logs import configure_json_logging
+from pivfleet.cloud.runtime import connect_role, lambda_handler
+from pivfleet.roles.dispatcher import Dispatcher
+from pivfleet.transports.sqs import SqsJobQueue
 
-log = logging.getLogger("dispatcher")
-configure_json_logging()
-CONFIG = CloudConfig.from_env()
+deployment = cache(connect_role)
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Report records that failed so only they are retried (ReportBatchItemFailures)."""
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            for _bucket, key in s3_keys(record["body"]):
-                dispatch_key(CONFIG, key)
-        except Exception:
-            log.exception("dispatch failed", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+@cache
+def dispatcher() -> Dispatcher:
+    return deployment().dispatcher()
+
+
+@cache
+def uploads() -> SqsJobQueue:
+    return deployment().uploads_queue()
+
+
+handle = lambda_handler(lambda: dispatcher().handle, uploads)

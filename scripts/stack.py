@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 
-from pivfleet.localstack import default_python, start_localstack
+from scripts.localstack_host import default_python, start_localstack
 
 ROLES = (["dispatcher"], ["worker"], ["worker"], ["collector"])
 LOCALSTACK_PORT = 4566

@@ -1,4 +1,4 @@
-# These values mirror pivfleet/topology.py, which `pivfleet bootstrap` uses for LocalStack.
+# These values mirror pivfleet/core/topology.py, which `pivfleet bootstrap` uses for LocalStack.
 # tests/unit/test_terraform_consistency.py parses this file and fails when the two drift apart:
 # change both together.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pivfleet.cli_run import SAMPLE_PAIRS, copy_samples
+from pivfleet.cli.samples import SAMPLE_PAIRS, copy_samples
 
 
 @pytest.fixture(scope="session")

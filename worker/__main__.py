@@ -3,63 +3,51 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import signal
 import sys
 
-from pivfleet.config import CloudConfig
-from pivfleet.errors import PivfleetError
-from pivfleet.logs import configure_json_logging
-from pivfleet.roles import open_queue, stop_on_signals
-from pivfleet.topology import jobs_queue, results_queue
-from pivfleet.worker_loop import WorkerLoop
+from pivfleet.cloud.config import CloudConfig
+from pivfleet.cloud.deployment import Deployment
+from pivfleet.cloud.logs import configure_json_logging
+from pivfleet.cloud.runtime import drain_on_sigterm, run_processes, stop_on_signals, when_reachable
+from pivfleet.core.errors import PivfleetError
+from pivfleet.core.keys import bucket_keys
+from pivfleet.roles.consumer import consume
+from pivfleet.roles.frame_cache import FrameCache
+from pivfleet.roles.worker import Worker, process_tile
 
 log = logging.getLogger("worker")
 
 
-def consume(config: CloudConfig) -> None:
+def work(config: CloudConfig) -> None:
     """One process's loop: SIGTERM stops receiving and starts the drain clock."""
-    stop = stop_on_signals()
-    jobs = open_queue(jobs_queue(config.algorithm, config.name_prefix).name, stop)
-    results = open_queue(results_queue(config.name_prefix).name, stop)
-    if jobs is None or results is None:
+    stop, deployment = stop_on_signals(), Deployment.connect(config)
+    queues = when_reachable(
+        lambda: (deployment.jobs_queue(config.algorithm), deployment.results_queue()),
+        f"{config.name_prefix} queues at {deployment.endpoint}",
+        stop,
+    )
+    if queues is None:
         return
-    loop = WorkerLoop(config, jobs, results, stop=stop)
-    signal.signal(signal.SIGTERM, lambda *_: loop.drain())
-    log.info("worker started", extra={"queue": jobs.name})
-    loop.run()
-
-
-def supervise(config: CloudConfig) -> None:
-    """Start one process per core and pass SIGTERM on to each."""
-    children = [
-        multiprocessing.Process(target=consume, args=(config,))
-        for _ in range(config.worker_processes)
-    ]
-    for child in children:
-        child.start()
-
-    def forward(*_: object) -> None:
-        for child in children:
-            if child.is_alive():
-                child.terminate()
-
-    signal.signal(signal.SIGTERM, forward)
-    for child in children:
-        child.join()
+    frames, outputs = FrameCache(deployment.inputs()), deployment.outputs()
+    worker = Worker(
+        *queues,
+        run_tile=lambda job: process_tile(job, frames, outputs, bucket_keys(job.run)),
+        heartbeat=config.heartbeat,
+    )
+    drain_on_sigterm(stop, config.drain_seconds, worker.release)
+    log.info("worker started", extra={"queue": worker.jobs.name})
+    consume(worker.jobs, worker.handle, stop)
 
 
 def main() -> int:
-    configure_json_logging()
     try:
         config = CloudConfig.from_env()
     except PivfleetError as error:
+        configure_json_logging()
         log.error(str(error))
         return 2
-    if config.worker_processes == 1:
-        consume(config)
-    else:
-        supervise(config)
+    configure_json_logging(config.log_level)
+    run_processes(lambda: work(config), config.worker_processes)
     return 0
 
 

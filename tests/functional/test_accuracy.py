@@ -11,10 +11,10 @@ import pytest
 import xarray as xr
 from openpiv import windef
 
-from pivfleet.imaging import read_frame
-from pivfleet.local_run import LocalRun
-from pivfleet.spec import PivSettings, RunSpec
-from pivfleet.windef import to_openpiv
+from pivfleet.cli.embedded import EmbeddedRun
+from pivfleet.core.imaging import read_frame
+from pivfleet.core.spec import PivSettings, RunSpec
+from pivfleet.engine.reference import to_openpiv
 
 pytestmark = pytest.mark.slow
 SAME_VECTOR_PX = 1e-3
@@ -25,7 +25,7 @@ TILE_RMS_PX = 0.01
 
 def run_pipeline(input_dir: Path, out_dir: Path, tiling: str | int) -> Path:
     spec = RunSpec(run="accuracy", tiling=tiling, workers=2)
-    summary = LocalRun(spec, input_dir, out_dir, workers=2).execute()
+    summary = EmbeddedRun(spec, input_dir, out_dir, workers=2).execute()
     assert summary.status == "done", summary
     return out_dir
 
@@ -92,7 +92,7 @@ def test_small_tiles_agree_with_the_whole_image(untiled: Path, tiled: Path, pair
 
 def test_engine_matches_openpiv_with_its_global_std_test_on(sample_input: Path) -> None:
     """With OpenPIV's std test switched on, the untiled engine still matches it exactly."""
-    from pivfleet.windef import WindefAlgorithm
+    from pivfleet.algorithms.windef import WindefAlgorithm
 
     piv = PivSettings(std_threshold=10)
     frame_a, frame_b = (read_frame(str(p)) for p in sorted(sample_input.glob("test5_?.*")))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from pivfleet.cli import main
+from pivfleet.cli.main import main
 
 
 @pytest.fixture

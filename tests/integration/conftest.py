@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pivfleet.localstack import DEFAULT_VENV_PYTHON, PYTHON_ENV_VAR, start_localstack
+from scripts.localstack_host import DEFAULT_VENV_PYTHON, PYTHON_ENV_VAR, start_localstack
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INTEGRATION_DIR.parents[1]

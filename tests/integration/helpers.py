@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import boto3
 
-from pivfleet.spec import RunSpec
+from pivfleet.core.spec import RunSpec
+from tests.noop_algorithm import ENTRY_POINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIVFLEET_CLI = str(Path(sys.executable).parent / "pivfleet")
@@ -37,21 +38,20 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: fl
 def noop_plugin(folder: Path) -> Path:
     """A dist-info registering `noop` under pivfleet.algorithms, as a user's plugin would.
 
-    pyproject.toml registers only windef today; with this on PYTHONPATH the roles find noop
-    through the same entry-point lookup (a second registration of it is harmless)."""
+    The product registers only real algorithms; with this and the repository on PYTHONPATH the
+    roles find noop through the same entry-point lookup."""
     info = folder / "pivfleet_test_noop-0.dist-info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pivfleet-test-noop\nVersion: 0\n")
-    (info / "entry_points.txt").write_text(
-        "[pivfleet.algorithms]\nnoop = pivfleet.algorithm:NoopAlgorithm\n"
-    )
+    (info / "entry_points.txt").write_text(f"[pivfleet.algorithms]\n{ENTRY_POINT}\n")
     return folder
 
 
 def role_env(prefix: str, **settings: str) -> dict[str, str]:
     env = dict(os.environ, PIVFLEET_NAME_PREFIX=prefix, PYTHONUNBUFFERED="1")
     plugins = str(noop_plugin(Path(tempfile.gettempdir()) / "pivfleet-test-plugins"))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [plugins, env.get("PYTHONPATH")]))
+    paths = [plugins, str(REPO_ROOT), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     env.update({f"PIVFLEET_{name.upper()}": value for name, value in settings.items()})
     return env
 

@@ -29,7 +29,7 @@ import boto3
 import pytest
 import yaml
 
-from pivfleet.cli_run import copy_samples
+from pivfleet.cli.samples import copy_samples
 from tests.integration.helpers import wait_for
 from tests.unit.test_compose_file import INTERPOLATION, command, environment
 

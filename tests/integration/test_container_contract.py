@@ -31,12 +31,12 @@ import boto3
 import openpiv
 import pytest
 
-from pivfleet.bootstrap import bootstrap
-from pivfleet.cli_run import SAMPLE_PAIRS
-from pivfleet.config import CloudConfig
-from pivfleet.dispatching import dispatch_key
-from pivfleet.spec import PivSettings, RunSpec
-from pivfleet.submission import submit
+from pivfleet.cli.samples import SAMPLE_PAIRS
+from pivfleet.cloud.bootstrap import bootstrap
+from pivfleet.cloud.config import CloudConfig
+from pivfleet.cloud.deployment import Deployment
+from pivfleet.cloud.submission import submit
+from pivfleet.core.spec import PivSettings, RunSpec
 from tests.integration.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -210,8 +210,9 @@ def submit_and_dispatch_test1(frames: Path, config: CloudConfig) -> dict[str, An
     for letter, name in zip("ab", SAMPLE_PAIRS["test1"], strict=True):
         shutil.copyfile(data / name, frames / f"test1_{letter}.bmp")
     spec = RunSpec(run=RUN, tiling=256, piv=PivSettings(windows=(32, 16), overlaps=(16, 8)))
-    submit(frames, spec, config)
-    return dispatch_key(config, f"{RUN}/run.json")
+    deployment = Deployment.connect(config)
+    submit(deployment, frames, spec)
+    return deployment.dispatcher().dispatch_key(f"{RUN}/run.json")
 
 
 def test_dockerfile_is_followed_as_written() -> None:
@@ -246,8 +247,8 @@ def test_worker_installed_like_the_image_runs_its_cmd(
         )
     try:
         # Started before the bootstrap: it waits for its queue and says where it looked.
-        waiting = wait_for(lambda: logged(log, "queue not reachable yet"), 30, "a waiting log")
-        assert waiting[0]["endpoint"] == localstack_endpoint, waiting[0]
+        waiting = wait_for(lambda: logged(log, "not reachable yet"), 30, "a waiting log")
+        assert localstack_endpoint in waiting[0]["what"], waiting[0]
         assert worker.poll() is None
 
         config = CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix})

@@ -22,8 +22,8 @@ from typing import Any
 import boto3
 import pytest
 
-from pivfleet.bootstrap import bootstrap
-from pivfleet.config import CloudConfig
+from pivfleet.cloud.bootstrap import bootstrap
+from pivfleet.cloud.config import CloudConfig
 
 REPO = Path(__file__).resolve().parents[2]
 DISPATCHER_DOCKERFILE = REPO / "docker" / "dispatcher.Dockerfile"

@@ -20,10 +20,10 @@ import openpiv
 import pytest
 import xarray as xr
 
-from pivfleet.bootstrap import bootstrap
-from pivfleet.config import CloudConfig
-from pivfleet.local_run import LocalRun
-from pivfleet.spec import PivSettings, RunSpec
+from pivfleet.cli.embedded import EmbeddedRun
+from pivfleet.cloud.bootstrap import bootstrap
+from pivfleet.cloud.config import CloudConfig
+from pivfleet.core.spec import PivSettings, RunSpec
 from tests.integration.helpers import Cloud, Role, Roles, cli, wait_for
 
 SAMPLE = Path(openpiv.__file__).parent / "data" / "test1"
@@ -91,7 +91,7 @@ def test_end_to_end_equals_embedded_run(cloud: Cloud, roles: Roles, tmp_path: Pa
     cloud.submit(spec, frames)
     summary = wait_summary(cloud, "e2e", 120)
     assert summary["status"] == "done", summary
-    LocalRun(spec, local_in, tmp_path / "local", workers=2).execute()
+    EmbeddedRun(spec, local_in, tmp_path / "local", workers=2).execute()
     for pair in ("cam 1+ü/exp1_001", "plain/exp1_001"):
         local_text = (tmp_path / "local" / f"{pair}.txt").read_bytes()
         assert cloud.get(f"e2e/{pair}.txt") == local_text
@@ -180,7 +180,8 @@ def test_corrupt_images_fail_their_pair_and_dead_letter(
     assert "bad/exp1_001_b.bmp" in pairs["bad/exp1_001"]["errors"][0]
     assert pairs["late/exp1_001"]["status"] == "failed"
     assert "late/exp1_001_a.bmp" in pairs["late/exp1_001"]["errors"][0]
-    assert worker.messages("dead-lettering a malformed job message")
+    poisoned = worker.messages("dead-lettering a message that can never be processed")
+    assert poisoned and "invalid message" in poisoned[0]["reason"], poisoned
     letters = cloud.drain("jobs-noop-dlq")
     bodies = [m["Body"] for m in letters]
     assert '{"kind":"tile_job"}' in bodies

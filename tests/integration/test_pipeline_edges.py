@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from pivfleet.bootstrap import bootstrap
-from pivfleet.config import CloudConfig
-from pivfleet.messages import TileJob
-from pivfleet.planning import PairPlan, make_job
-from pivfleet.spec import PivSettings, RunSpec
-from pivfleet.tiling import plan_tiles
+from pivfleet.cloud.bootstrap import bootstrap
+from pivfleet.cloud.config import CloudConfig
+from pivfleet.core.messages import TileJob
+from pivfleet.core.plan import PairPlan, make_job
+from pivfleet.core.spec import PivSettings, RunSpec
+from pivfleet.core.tiling import plan_tiles
 from tests.integration.helpers import Cloud, cli
 from tests.integration.test_pipeline import FRAME_A, FRAME_B, noop_spec
 
@@ -36,18 +36,25 @@ def cloud(aws_prefix: str) -> Cloud:
 
 @pytest.fixture
 def handle(aws_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handle]:
-    """`dispatcher.handler.handle` for this test's deployment.
+    """`dispatcher.handler.handle` for this test's deployment, its settings read from the
+    environment as on Lambda.
 
-    Importing the handler installs the JSON log handler on the root logger (as a Lambda entry
-    should); undo that so the rest of the session logs as before."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    Reading them installs the JSON log handler on the root logger (as a Lambda entry should); undo
+    that so the rest of the session logs as before."""
     from dispatcher import handler
 
+    monkeypatch.setenv("PIVFLEET_NAME_PREFIX", aws_prefix)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    caches = (handler.deployment, handler.dispatcher, handler.uploads)
+    for cached in caches:
+        cached.cache_clear()
+    handler.deployment()
     root.handlers[:], root.level = handlers, level
-    config = CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix})
-    monkeypatch.setattr(handler, "CONFIG", config)
     yield handler.handle
+    for cached in caches:
+        cached.cache_clear()
+    root.handlers[:], root.level = handlers, level
 
 
 def sqs_event(*bodies: str) -> dict[str, Any]:
@@ -78,7 +85,7 @@ def s3_created(bucket: str, *keys: str) -> str:
 def test_unrelated_keys_and_test_events_are_ignored(
     cloud: Cloud, handle: Handle, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="pivfleet.dispatching")
+    caplog.set_level(logging.DEBUG, logger="pivfleet.roles.dispatcher")
     cloud.put("r1/frame_a.tif", FRAME_A)
     unrelated = s3_created(cloud.input, "r1/frame_a.tif", "r1/cam 1/run.json", "notes+ü.txt")
     test_event = json.dumps({

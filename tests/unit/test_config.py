@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pivfleet.config import CloudConfig
-from pivfleet.errors import SettingsError
+from pivfleet.cloud.config import CloudConfig
+from pivfleet.core.errors import SettingsError
 
 
 def test_defaults_follow_the_name_prefix() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import pivfleet.file_store
-from pivfleet.file_store import FileBlobStore
-from pivfleet.ports import BlobStore
+import pivfleet.transports.file_store
+from pivfleet.core.ports import BlobStore
+from pivfleet.transports.file_store import FileBlobStore
 
 
 @pytest.fixture
@@ -181,11 +181,11 @@ def test_put_if_absent_interleaved_in_one_process_has_one_winner(
     results: list[bool] = []
 
     def link_after_a_rival(source: str | Path, target: str | Path) -> None:
-        monkeypatch.setattr(pivfleet.file_store.os, "link", real_link)
+        monkeypatch.setattr(pivfleet.transports.file_store.os, "link", real_link)
         results.append(store.put_if_absent("out/p.txt", b"rival"))  # the other thread wins
         real_link(source, target)
 
-    monkeypatch.setattr(pivfleet.file_store.os, "link", link_after_a_rival)
+    monkeypatch.setattr(pivfleet.transports.file_store.os, "link", link_after_a_rival)
     results.insert(0, store.put_if_absent("out/p.txt", b"mine"))
     assert results == [False, True]
     assert store.get("out/p.txt") == b"rival"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from pivfleet.errors import ImageReadError
-from pivfleet.imaging import (
+from pivfleet.core.errors import ImageReadError
+from pivfleet.core.imaging import (
     IMAGE_SUFFIXES,
     RGB_LUMA_WEIGHTS,
     decode_frame,

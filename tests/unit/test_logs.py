@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from pivfleet.logs import METRIC_NAMESPACE, JsonFormatter, tile_metric
+from pivfleet.cloud.logs import JsonFormatter
+from pivfleet.roles.metrics import METRIC_NAMESPACE, tile_metric
 
 
 def format_line(message: str, **extra: object) -> dict:

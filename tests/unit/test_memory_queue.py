@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from pivfleet.memory_queue import InMemoryQueue
-from pivfleet.ports import JobQueue, Message
-from pivfleet.topology import JOB_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT
+from pivfleet.core.ports import JobQueue, Message
+from pivfleet.core.topology import JOB_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT
+from pivfleet.transports.memory_queue import InMemoryQueue
 
 TIMEOUT = 30.0
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pivfleet.errors import PairingError
-from pivfleet.pairing import FramePair, natural_key, pair_frames
-from pivfleet.spec import Pairing
+from pivfleet.core.errors import PairingError
+from pivfleet.core.pairing import FramePair, natural_key, pair_frames
+from pivfleet.core.spec import Pairing
 
 SUFFIX = Pairing(mode="suffix")
 SEQUENTIAL = Pairing(mode="sequential")

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import io
 
-from pivfleet.planning import PairPlan, RunPlan
-from pivfleet.progress import Progress, progress_line
-from pivfleet.spec import RunSpec
-from pivfleet.submission import RunStatus
-from pivfleet.summary import PairStatus, rejected
+from pivfleet.cloud.status import RunStatus
+from pivfleet.core.plan import PairPlan, RunPlan
+from pivfleet.core.progress import Counts, Progress, progress_line
+from pivfleet.core.spec import RunSpec
+from pivfleet.core.summary import PairStatus, rejected
 
 
 def test_line_counts_rate_and_eta() -> None:
-    line = progress_line(3, 10, 1, 40, 100, elapsed=20.0)
+    line = progress_line(Counts(pairs=10, tiles=100, pairs_done=3, tiles_done=40, failed=1), 20.0)
     assert "pairs 3/10 (1 failed)" in line and "tiles 40/100" in line
     assert "2.00 tiles/s" in line and "ETA 30s" in line
 
 
 def test_eta_unknown_before_the_first_tile() -> None:
-    assert "ETA ?" in progress_line(0, 1, 0, 0, 8, elapsed=5.0)
+    assert "ETA ?" in progress_line(Counts(pairs=1, tiles=8), 5.0)
 
 
 def test_progress_is_silent_off_a_terminal_but_still_reports_failures() -> None:

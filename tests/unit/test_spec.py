@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from pivfleet.spec import Outputs, Pairing, PivSettings, RunSpec
+from pivfleet.core.spec import Outputs, Pairing, PivSettings, RunSpec
 
 
 def error_text(error: pytest.ExceptionInfo[ValidationError]) -> str:

@@ -1,7 +1,7 @@
 """Terraform (AWS) and `pivfleet bootstrap` (LocalStack) build the same queues and timings.
 
-Both read their values from one place each: pivfleet/topology.py and terraform/topology.tf (plus
-the root module's variable defaults and module arguments). This test parses the HCL, resolves
+Both read their values from one place each: pivfleet/core/topology.py and terraform/topology.tf
+(plus the root module's variable defaults and module arguments). This test parses the HCL, resolves
 the few expressions it uses (var., local., string templates, integer arithmetic) and compares.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pivfleet import topology
+from pivfleet.core import topology
 from tests.unit.test_terraform import _clean
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is needed to parse the Terraform files")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pivfleet.spec import PivSettings
-from pivfleet.tiling import (
+from pivfleet.core.spec import PivSettings
+from pivfleet.core.tiling import (
     MIN_AUTO_TILE_PIXELS,
     Tile,
     choose_tile_pixels,

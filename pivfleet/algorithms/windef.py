@@ -1,0 +1,27 @@
+"""The built-in algorithm: multi-pass window deformation, OpenPIV's windef as the engine."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+from pivfleet.core.imaging import Frame
+from pivfleet.core.spec import PivSettings
+from pivfleet.core.vectors import Vectors
+from pivfleet.engine.reference import run_passes
+
+
+class WindefAlgorithm:
+    """Every pass of the user's settings on one crop."""
+
+    name = "windef"
+
+    def process(
+        self, frame_a: Frame, frame_b: Frame, piv: PivSettings, parameters: dict[str, Any]
+    ) -> Vectors:
+        if parameters:
+            raise ValueError(f"windef takes its settings from 'piv'; unknown {sorted(parameters)}")
+        # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return run_passes(frame_a, frame_b, piv)

@@ -1,0 +1,1 @@
+"""The `pivfleet` command line and the embedded run (`pivfleet run`). Imports everything."""

@@ -1,0 +1,102 @@
+"""Cloud commands: bootstrap, submit, status, results, dlq. Settings come from PIVFLEET_*.
+
+The cloud modules are imported inside each command: boto3 costs `pivfleet run` nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pivfleet.cli import options
+
+if TYPE_CHECKING:
+    from pivfleet.cloud.deployment import Deployment
+
+WATCH_INTERVAL_SECONDS = 2.0
+
+
+def connect() -> Deployment:
+    from pivfleet.cloud.config import CloudConfig
+    from pivfleet.cloud.deployment import Deployment
+
+    return Deployment.connect(CloudConfig.from_env())
+
+
+def command_bootstrap(args: argparse.Namespace) -> int:
+    from pivfleet.algorithms.registry import available_algorithms
+    from pivfleet.cloud.bootstrap import bootstrap
+    from pivfleet.cloud.config import CloudConfig
+
+    arns = bootstrap(CloudConfig.from_env(), available_algorithms())
+    print(f"ready: {len(arns)} queues ({', '.join(sorted(arns))})")
+    return 0
+
+
+def command_submit(args: argparse.Namespace) -> int:
+    from pivfleet.cloud.submission import submit
+
+    spec = options.build_spec(args, run=args.run, workers=args.expected_workers)
+    count = submit(connect(), Path(args.input), spec)
+    print(
+        f"uploaded {count} frames and {args.run}/run.json; follow with: pivfleet status {args.run}"
+    )
+    return 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    from pivfleet.cloud.status import read_status
+
+    deployment = connect()
+    while True:
+        status = read_status(deployment, args.run)
+        print(status.line(), file=sys.stderr if args.watch and sys.stderr.isatty() else sys.stdout)
+        if not args.watch or status.finished:
+            return 0 if status.summary is None or status.summary.status == "done" else 1
+        time.sleep(WATCH_INTERVAL_SECONDS)
+
+
+def command_results(args: argparse.Namespace) -> int:
+    from pivfleet.cloud.submission import download_results
+
+    files = download_results(connect(), args.run, Path(args.out))
+    print(f"downloaded {len(files)} files to {args.out}")
+    return 0
+
+
+def command_dlq(args: argparse.Namespace) -> int:
+    from pivfleet.cloud.dead_letters import list_dead_letters, redrive
+
+    if args.redrive:
+        print(f"moved {redrive(connect(), args.run)} jobs back to their queues")
+        return 0
+    letters = list_dead_letters(connect(), args.run)
+    for letter in letters:
+        print(json.dumps(letter))
+    return 0 if not letters else 1
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bootstrap = commands.add_parser("bootstrap", help="create buckets and queues (idempotent)")
+    bootstrap.set_defaults(handler=command_bootstrap)
+    submit = commands.add_parser("submit", help="upload a folder of frames as a run")
+    submit.add_argument("input")
+    submit.add_argument("--run", required=True, help="run name (letters, digits, . _ -)")
+    submit.add_argument("--expected-workers", type=int, default=16, help="for --tiling auto")
+    options.add_run_options(submit)
+    submit.set_defaults(handler=command_submit)
+    status = commands.add_parser("status", help="progress of a run")
+    status.add_argument("run")
+    status.add_argument("--watch", action="store_true", help="refresh until the run ends")
+    status.set_defaults(handler=command_status)
+    results = commands.add_parser("results", help="download a run's outputs")
+    results.add_argument("run")
+    results.add_argument("--out", required=True)
+    results.set_defaults(handler=command_results)
+    dlq = commands.add_parser("dlq", help="list a run's dead-lettered jobs")
+    dlq.add_argument("run")
+    dlq.add_argument("--redrive", action="store_true", help="send them back to be retried")
+    dlq.set_defaults(handler=command_dlq)

@@ -1,0 +1,167 @@
+"""`pivfleet run`: the cloud's roles on one machine, with in-memory queues, folders and a
+process pool. Dispatch, the worker's handler, the consume loop and the collector are the very
+code the Lambda and the containers run; only the transports differ."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pivfleet.core.errors import OutputError
+from pivfleet.core.imaging import Frame, read_frame
+from pivfleet.core.keys import RunKeys
+from pivfleet.core.messages import TileJob, TileResult, parse_message
+from pivfleet.core.plan import RunInput, RunPlan
+from pivfleet.core.ports import ACK, Message, Outcome
+from pivfleet.core.progress import Progress
+from pivfleet.core.spec import RunSpec
+from pivfleet.core.summary import RunSummary
+from pivfleet.core.topology import HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS
+from pivfleet.roles.collector import Collector
+from pivfleet.roles.consumer import consume
+from pivfleet.roles.dispatcher import dispatch_run
+from pivfleet.roles.frame_cache import FrameCache
+from pivfleet.roles.heartbeat import HeartbeatTiming
+from pivfleet.roles.storage import RunStorage
+from pivfleet.roles.worker import Worker, process_tile
+from pivfleet.transports.file_store import FileBlobStore
+from pivfleet.transports.memory_queue import InMemoryQueue
+
+RECEIVE_WAIT_SECONDS = 0.2
+"""In-memory receives return at once when a message is there; this only bounds the stop check."""
+HEARTBEAT = HeartbeatTiming(HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS)
+_pool_state: dict[str, object] = {}
+
+
+def init_pool_process(input_root: str, work_root: str, keys: RunKeys) -> None:
+    """Per-process state: each pool process keeps its own decoded-pair cache."""
+    _pool_state.update(
+        frames=FrameCache(FileBlobStore(Path(input_root))),
+        work=FileBlobStore(Path(work_root)),
+        keys=keys,
+    )
+
+
+def run_in_pool_process(body: str) -> str:
+    job = TileJob.model_validate_json(body)
+    frames, work, keys = (_pool_state[k] for k in ("frames", "work", "keys"))
+    return process_tile(job, frames, work, keys).model_dump_json()  # type: ignore[arg-type]
+
+
+def check_output_folder(input_dir: Path, out_dir: Path) -> None:
+    source, target = input_dir.resolve(), out_dir.resolve()
+    if target == source or target.is_relative_to(source):
+        raise OutputError(
+            f"--out {out_dir} is inside the input folder {input_dir}: results would be read as "
+            "frames on the next run. Choose a folder outside it."
+        )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=target).close()
+    except OSError as error:
+        raise OutputError(
+            f"--out {out_dir} is not writable ({error.strerror}); choose another folder."
+        ) from None
+
+
+@dataclass
+class EmbeddedCollector:
+    """The results queue's handler here: collect, show progress, stop when the run is done."""
+
+    collector: Collector
+    progress: Progress
+    stop: threading.Event
+    summary: RunSummary | None = None
+
+    def handle(self, message: Message) -> Outcome:
+        result = parse_message(message.body, TileResult)
+        self.progress.tile_done()
+        if result.status == "failed":
+            self.progress.note(f"pair {result.pair} tile {result.tile} failed: {result.error}")
+        collected = self.collector.collect(result)
+        if collected.pair is not None:
+            self.progress.pair_done(failed=collected.pair.status != "done")
+        if collected.summary is not None:
+            self.summary = collected.summary
+            self.stop.set()
+        return ACK
+
+
+@dataclass
+class EmbeddedRun:
+    """One embedded run: its queues, stores and pool."""
+
+    spec: RunSpec
+    input_dir: Path
+    out_dir: Path
+    workers: int
+
+    def execute(self) -> RunSummary:
+        check_output_folder(self.input_dir, self.out_dir)
+        with tempfile.TemporaryDirectory(prefix=".pivfleet-", dir=self.out_dir) as scratch:
+            return self._execute(Path(scratch))
+
+    def _execute(self, scratch: Path) -> RunSummary:
+        keys = RunKeys(run=self.spec.run, outputs_prefix="")
+        storage = RunStorage(FileBlobStore(scratch), FileBlobStore(self.out_dir), keys)
+        inputs = RunInput(FileBlobStore(self.input_dir).list(""), self._read)
+        jobs = InMemoryQueue(f"jobs-{self.spec.algorithm}")
+        plan = dispatch_run(self.spec, inputs, storage, jobs.send)
+        assert plan is not None  # a fresh scratch store has no plan yet
+        if not any(p.tile_count for p in plan.pairs):
+            return RunSummary.model_validate_json(storage.outputs.get(keys.summary()))
+        args = (str(self.input_dir), str(scratch), keys)
+        with ProcessPoolExecutor(
+            self.workers, initializer=init_pool_process, initargs=args
+        ) as pool:
+            return self._consume(plan, Collector(storage, plan), jobs, pool)
+
+    def _read(self, name: str) -> Frame:
+        return read_frame(str(self.input_dir / name))
+
+    def _consume(
+        self, plan: RunPlan, collector: Collector, jobs: InMemoryQueue, pool: ProcessPoolExecutor
+    ) -> RunSummary:
+        """One consume loop per worker over the jobs (each runs its tile in the pool), and the
+        collector's consume loop here, until the summary is written."""
+        stop, results = threading.Event(), InMemoryQueue("results")
+        progress = Progress(len(plan.pairs), sum(p.tile_count for p in plan.pairs))
+        for status in plan.failed_statuses():
+            progress.note(f"pair {status.pair} failed: {status.errors[0]}")
+            progress.pair_done(failed=True)
+        threads = [
+            threading.Thread(
+                target=consume,
+                args=(
+                    jobs,
+                    self._worker(jobs, results, pool).handle,
+                    stop,
+                    1,
+                    RECEIVE_WAIT_SECONDS,
+                ),
+            )
+            for _ in range(self.workers)
+        ]
+        for thread in threads:
+            thread.start()
+        collecting = EmbeddedCollector(collector, progress, stop)
+        try:
+            consume(results, collecting.handle, stop, self.workers, RECEIVE_WAIT_SECONDS)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        progress.close()
+        assert collecting.summary is not None  # the loop ends only when it is written
+        return collecting.summary
+
+    @staticmethod
+    def _worker(jobs: InMemoryQueue, results: InMemoryQueue, pool: ProcessPoolExecutor) -> Worker:
+        def run_tile(job: TileJob) -> TileResult:
+            body = pool.submit(run_in_pool_process, job.model_dump_json()).result()
+            return TileResult.model_validate_json(body)
+
+        return Worker(jobs, results, run_tile, HEARTBEAT)

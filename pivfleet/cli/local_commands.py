@@ -1,0 +1,46 @@
+"""Commands on this machine alone: `pivfleet run` (the embedded run) and `pivfleet samples`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pivfleet.cli import options
+from pivfleet.cli.samples import copy_samples
+from pivfleet.core.machine import available_cores
+
+EXIT_OK, EXIT_SOME_FAILED = 0, 1
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from pivfleet.cli.embedded import EmbeddedRun
+
+    workers = args.workers or available_cores()
+    spec = options.build_spec(args, run=args.run or "local", workers=workers)
+    summary = EmbeddedRun(spec, Path(args.input), Path(args.out), workers).execute()
+    print(
+        f"{summary.pairs_done} done, {summary.pairs_partial} partial, "
+        f"{summary.pairs_failed} failed of {summary.pairs_total} pairs "
+        f"({summary.tiles} tiles, {summary.wall_seconds} s); "
+        f"summary in {Path(args.out) / 'summary.json'}"
+    )
+    return EXIT_OK if summary.status == "done" else EXIT_SOME_FAILED
+
+
+def command_samples(args: argparse.Namespace) -> int:
+    written = copy_samples(Path(args.folder))
+    print(f"copied {len(written)} frames of OpenPIV's sample pairs to {args.folder}")
+    return EXIT_OK
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser("run", help="process a folder of image pairs on this machine")
+    run.add_argument("input", help="folder of frames")
+    run.add_argument("--out", required=True, help="folder for results (outside INPUT)")
+    run.add_argument("--workers", type=int, help="processes (default: all cores)")
+    run.add_argument("--run", help="run name recorded in the outputs (default: local)")
+    options.add_run_options(run)
+    run.set_defaults(handler=command_run)
+    samples = commands.add_parser("samples", help="copy OpenPIV's sample pairs into a folder")
+    samples.add_argument("folder")
+    samples.set_defaults(handler=command_samples)

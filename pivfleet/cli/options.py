@@ -1,0 +1,96 @@
+"""The options `pivfleet run` and `pivfleet submit` share, and the RunSpec they build."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pivfleet.core.errors import SettingsError
+from pivfleet.core.spec import Outputs, Pairing, PivSettings, RunSpec, describe_validation
+
+
+def number_list(kind: type) -> Any:
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            return tuple(kind(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give comma-separated numbers, e.g. 64,32,16"
+            ) from None
+
+    return parse
+
+
+def tiling_choice(text: str) -> str | int:
+    if text in ("auto", "none"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: use auto, none, or a tile size in pixels (e.g. 512)"
+    )
+
+
+def add_piv_options(parser: argparse.ArgumentParser) -> None:
+    """PIV settings, one flag each; unset flags keep PivSettings' defaults."""
+    group = parser.add_argument_group("PIV settings (OpenPIV windef)")
+    add = group.add_argument
+    add("--windows", type=number_list(int), help="window size per pass, px (default 64,32,16)")
+    add(
+        "--overlap",
+        dest="overlaps",
+        type=number_list(int),
+        help="overlap per pass, px (default 32,16,8)",
+    )
+    add("--subpixel", dest="subpixel_method", choices=["gaussian", "centroid", "parabolic"])
+    add("--correlation", dest="correlation_method", choices=["circular", "linear"])
+    add("--normalized-correlation", action="store_true", default=None)
+    add("--deformation", dest="deformation_method", choices=["symmetric", "second image"])
+    add("--interpolation-order", type=int, help="image interpolation order for deformation (1-5)")
+    add("--sig2noise", dest="sig2noise_method", choices=["peak2peak", "peak2mean"])
+    add("--sig2noise-threshold", type=float, help="minimum signal-to-noise ratio (default 1.0)")
+    add("--no-sig2noise-validation", dest="sig2noise_validate", action="store_false", default=None)
+    add(
+        "--u-range", dest="min_max_u_disp", type=number_list(float), help="valid u range MIN,MAX px"
+    )
+    add(
+        "--v-range", dest="min_max_v_disp", type=number_list(float), help="valid v range MIN,MAX px"
+    )
+    add("--std-threshold", type=float, help="global std test (OpenPIV uses 10; off by default)")
+    add("--median-threshold", type=float, help="local median test threshold (default 3)")
+    add("--median-size", type=int, help="local median kernel half-size (default 1)")
+    add("--normalized-median", dest="median_normalized", action="store_true", default=None)
+    add("--replace", dest="filter_method", choices=["localmean", "disk", "distance"])
+    add("--replace-iterations", dest="max_filter_iteration", type=int)
+    add("--replace-kernel", dest="filter_kernel_size", type=int)
+    add("--no-replace", dest="replace_vectors", action="store_false", default=None)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tiling", type=tiling_choice, default="auto", help="auto, none, or PIXELS"
+    )
+    parser.add_argument(
+        "--pairing",
+        choices=["suffix", "sequential", "cascade"],
+        default="suffix",
+        help="suffix: NAME_a/NAME_b or NAMEA/NAMEB; sequential 1-2, 3-4; cascade 1-2, 2-3",
+    )
+    parser.add_argument("--algorithm", default="windef")
+    parser.add_argument("--plot", action="store_true", help="write a quiver PNG per pair")
+    add_piv_options(parser)
+
+
+def build_spec(args: argparse.Namespace, run: str, workers: int) -> RunSpec:
+    """One RunSpec from the flags; pydantic names a bad setting, we add the flag."""
+    from pydantic import ValidationError
+
+    names = set(PivSettings.model_fields)
+    piv = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    try:
+        return RunSpec(
+            run=run, algorithm=args.algorithm, piv=PivSettings(**piv), tiling=args.tiling,
+            pairing=Pairing(mode=args.pairing), workers=workers, outputs=Outputs(plot=args.plot),
+        )  # fmt: skip
+    except ValidationError as error:
+        raise SettingsError(describe_validation(error)) from None

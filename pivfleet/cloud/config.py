@@ -1,0 +1,88 @@
+"""Cloud settings, read once from the environment at an entry point and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pivfleet.core.errors import SettingsError
+from pivfleet.core.machine import available_cores
+from pivfleet.core.topology import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_NAME_PREFIX,
+    HEARTBEAT_INTERVAL_SECONDS,
+    JOB_VISIBILITY_TIMEOUT_SECONDS,
+    input_bucket,
+    output_bucket,
+)
+from pivfleet.roles.heartbeat import HeartbeatTiming
+
+DEFAULT_DRAIN_SECONDS = 100
+"""SIGTERM budget: Fargate kills 120 s after SIGTERM at most, so finish or release before."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text in (None, ""):
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={text!r} is not a number; unset it or give e.g. {default:g}"
+        ) from None
+    if value < 0:
+        raise SettingsError(f"{name}={text!r} must not be negative")
+    return value
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = (env.get("PIVFLEET_LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"PIVFLEET_LOG_LEVEL={level!r}: use one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    input_bucket: str = input_bucket()
+    output_bucket: str = output_bucket()
+    algorithm: str = DEFAULT_ALGORITHM
+    worker_processes: int = 1
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    heartbeat_seconds: float = HEARTBEAT_INTERVAL_SECONDS
+    visibility_seconds: int = JOB_VISIBILITY_TIMEOUT_SECONDS
+    log_level: str = "INFO"
+    region: str | None = None
+    """AWS_REGION (Lambda, ECS and most users set it; botocore reads only AWS_DEFAULT_REGION)."""
+
+    @property
+    def heartbeat(self) -> HeartbeatTiming:
+        return HeartbeatTiming(self.heartbeat_seconds, self.visibility_seconds)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CloudConfig:
+        """Read `PIVFLEET_*`; a malformed value stops the process with its name."""
+        env = os.environ if env is None else env
+        prefix = env.get("PIVFLEET_NAME_PREFIX") or DEFAULT_NAME_PREFIX
+        return cls(
+            name_prefix=prefix,
+            input_bucket=env.get("PIVFLEET_INPUT_BUCKET") or input_bucket(prefix),
+            output_bucket=env.get("PIVFLEET_OUTPUT_BUCKET") or output_bucket(prefix),
+            algorithm=env.get("PIVFLEET_ALGORITHM") or DEFAULT_ALGORITHM,
+            worker_processes=max(
+                1, int(_number(env, "PIVFLEET_WORKER_PROCESSES", available_cores()))
+            ),
+            drain_seconds=_number(env, "PIVFLEET_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS),
+            heartbeat_seconds=_number(
+                env, "PIVFLEET_HEARTBEAT_SECONDS", HEARTBEAT_INTERVAL_SECONDS
+            ),
+            visibility_seconds=int(
+                _number(env, "PIVFLEET_VISIBILITY_SECONDS", JOB_VISIBILITY_TIMEOUT_SECONDS)
+            ),
+            log_level=_log_level(env),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        )

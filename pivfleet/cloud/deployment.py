@@ -1,0 +1,80 @@
+"""One deployment: its settings and the typed S3 and SQS clients that reach it.
+
+boto3 finds the endpoint in AWS_ENDPOINT_URL (LocalStack) or uses AWS itself; nothing here
+knows which. Entry points build one Deployment and hand its stores and queues to the roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from pivfleet.cloud.config import CloudConfig
+from pivfleet.core.errors import AlgorithmError
+from pivfleet.core.topology import jobs_queue, results_queue, uploads_queue
+from pivfleet.roles.collector import ResultCollector
+from pivfleet.roles.dispatcher import Dispatcher
+from pivfleet.transports.s3 import S3BlobStore
+from pivfleet.transports.sqs import SqsJobQueue, find_queue
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+CLIENT_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"}, max_pool_connections=32)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    config: CloudConfig
+    s3: S3Client
+    sqs: SQSClient
+
+    @classmethod
+    def connect(cls, config: CloudConfig) -> Deployment:
+        session = boto3.session.Session(region_name=config.region)
+        s3 = session.client("s3", config=CLIENT_CONFIG)
+        sqs = session.client("sqs", config=CLIENT_CONFIG)
+        return cls(config, s3, sqs)
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.sqs.meta.endpoint_url)
+
+    def inputs(self) -> S3BlobStore:
+        return S3BlobStore(self.s3, self.config.input_bucket)
+
+    def outputs(self) -> S3BlobStore:
+        """The output bucket: outputs under `<run>/`, intermediate objects under `runs/`."""
+        return S3BlobStore(self.s3, self.config.output_bucket)
+
+    def queue(self, name: str) -> SqsJobQueue:
+        return SqsJobQueue(self.sqs, name)
+
+    def uploads_queue(self) -> SqsJobQueue:
+        return self.queue(uploads_queue(self.config.name_prefix).name)
+
+    def results_queue(self) -> SqsJobQueue:
+        return self.queue(results_queue(self.config.name_prefix).name)
+
+    def jobs_queue(self, algorithm: str) -> SqsJobQueue:
+        return self.queue(jobs_queue(algorithm, self.config.name_prefix).name)
+
+    def known_jobs_queue(self, algorithm: str) -> SqsJobQueue:
+        """The algorithm's queue, or AlgorithmError when this deployment has none."""
+        name = jobs_queue(algorithm, self.config.name_prefix).name
+        queue = find_queue(self.sqs, name)
+        if queue is None:
+            raise AlgorithmError(
+                f"unknown algorithm {algorithm!r}: no queue {name}; install its plugin and run "
+                "`pivfleet bootstrap`"
+            )
+        return queue
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.inputs(), self.outputs(), self.known_jobs_queue)
+
+    def result_collector(self) -> ResultCollector:
+        return ResultCollector(self.outputs())

@@ -1,0 +1,54 @@
+"""`pivfleet status`: what a cloud run has done, read from what its roles stored."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from pivfleet.cloud.deployment import Deployment
+from pivfleet.core.keys import bucket_keys
+from pivfleet.core.plan import RunPlan
+from pivfleet.core.progress import Counts, progress_line
+from pivfleet.core.summary import PairStatus, RunSummary
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run: str
+    plan: RunPlan | None
+    tiles_done: int
+    pairs: list[PairStatus]
+    summary: RunSummary | None
+
+    @property
+    def finished(self) -> bool:
+        return self.summary is not None
+
+    def line(self) -> str:
+        if self.summary is not None and self.summary.status == "rejected":
+            return f"{self.run}: rejected: {self.summary.message}"
+        if self.plan is None:
+            return f"{self.run}: waiting for the dispatcher"
+        tiles = sum(p.tile_count for p in self.plan.pairs)
+        failed = sum(p.status != "done" for p in self.pairs)
+        elapsed = time.time() - self.plan.created_at
+        counts = Counts(len(self.plan.pairs), tiles, len(self.pairs), self.tiles_done, failed)
+        text = f"{self.run}: {progress_line(counts, elapsed)}"
+        if self.summary is not None:
+            text += (
+                f" — {self.summary.status}: {self.summary.pairs_done} done, "
+                f"{self.summary.pairs_partial} partial, {self.summary.pairs_failed} failed"
+            )
+        return text
+
+
+def read_status(deployment: Deployment, run: str) -> RunStatus:
+    store, keys = deployment.outputs(), bucket_keys(run)
+    summary = plan = None
+    if store.exists(keys.summary()):
+        summary = RunSummary.model_validate_json(store.get(keys.summary()))
+    if store.exists(keys.plan()):
+        plan = RunPlan.model_validate_json(store.get(keys.plan()))
+    tiles = len(store.list(f"{keys.work}/results/"))
+    pairs = [PairStatus.model_validate_json(store.get(k)) for k in store.list(keys.pair_statuses())]
+    return RunStatus(run, plan, tiles, pairs, summary)

@@ -1,0 +1,73 @@
+"""Queue messages: frozen, versioned, references not pixels."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from pivfleet.core.errors import PoisonMessageError
+from pivfleet.core.spec import PivSettings
+from pivfleet.core.tiling import Box, Tile
+
+MESSAGE_SCHEMA_VERSION = 2  # the Literal[2] fields below must change with it
+
+
+class TileMessage(BaseModel):
+    """What every message about a tile carries: its version, run and pair."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schema_version: Literal[2] = 2
+    run: str
+    pair: str
+
+
+class TileJob(TileMessage):
+    """Process one tile of one pair."""
+
+    kind: Literal["tile_job"] = "tile_job"
+    frame_a: str
+    frame_b: str
+    image_shape: tuple[int, int]
+    tile: Tile
+    tile_count: int
+    algorithm: str
+    piv: PivSettings
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class TileResult(TileMessage):
+    """What became of one tile: where its vectors are, or why there are none."""
+
+    kind: Literal["tile_result"] = "tile_result"
+    tile: int
+    tile_count: int
+    core: Box
+    """The tile's block of the pair's final grid: the collector places it without re-planning."""
+    status: Literal["done", "failed"]
+    key: str | None = None
+    """The blob holding the tile's vectors when done."""
+    error: str | None = None
+    seconds: float = 0.0
+    bytes_read: int = 0
+    """Frame bytes the worker fetched for this tile (0 when its cache had the pair)."""
+
+
+AnyMessage = Annotated[TileJob | TileResult, Field(discriminator="kind")]
+MessageT = TypeVar("MessageT", TileJob, TileResult)
+MESSAGE_ADAPTER: TypeAdapter[TileJob | TileResult] = TypeAdapter(AnyMessage)
+
+
+def parse_message(body: str, kind: type[MessageT]) -> MessageT:
+    """The `kind` message in a queue body, or PoisonMessageError saying why it can never be."""
+    try:
+        message = MESSAGE_ADAPTER.validate_json(body)
+    except ValidationError as error:
+        raise PoisonMessageError(
+            f"invalid message: {error.errors(include_url=False)[:3]}"
+        ) from None
+    if not isinstance(message, kind):
+        raise PoisonMessageError(
+            f"expected a {kind.model_fields['kind'].default}, got {message.kind}"
+        )
+    return message

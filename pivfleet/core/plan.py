@@ -1,0 +1,123 @@
+"""Planning a run: pair the frames, check each pair, cut it into tile jobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pivfleet.core.errors import PairError, PivfleetError
+from pivfleet.core.imaging import Frame
+from pivfleet.core.messages import TileJob
+from pivfleet.core.pairing import FramePair, pair_frames
+from pivfleet.core.spec import RunSpec
+from pivfleet.core.summary import PairStatus
+from pivfleet.core.tiling import Tile, choose_tile_pixels, grid_shape, plan_tiles
+
+FrameReader = Callable[[str], Frame]
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """The frames a run reads: their keys, how to read one, and the run's folder in the store."""
+
+    names: list[str]
+    read: FrameReader
+    key_prefix: str = ""
+    """Dropped from pair names: `<run>/` in the input bucket, nothing locally."""
+
+
+class PairPlan(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    frame_a: str
+    frame_b: str
+    image_shape: tuple[int, int] = (0, 0)
+    grid_shape: tuple[int, int] = (0, 0)
+    tile_count: int = 0
+    tile_pixels: int | None = None
+    """Tile size the plan cut this pair with (None: one whole-pair tile)."""
+    error: str | None = None
+
+
+class RunPlan(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    spec: RunSpec
+    pairs: list[PairPlan] = Field(default_factory=list)
+    created_at: float = Field(default_factory=time.time)
+
+    def pair(self, name: str) -> PairPlan:
+        return next(p for p in self.pairs if p.name == name)
+
+    def failed_statuses(self) -> list[PairStatus]:
+        return [
+            PairStatus(pair=p.name, status="failed", errors=[p.error])
+            for p in self.pairs
+            if p.error
+        ]
+
+
+def check_pair(pair: FramePair, read: FrameReader, spec: RunSpec) -> tuple[int, int]:
+    """The pair's image shape, or PairError/ImageReadError saying what is wrong."""
+    shape_a, shape_b = read(pair.frame_a).shape, read(pair.frame_b).shape
+    if shape_a != shape_b:
+        raise PairError(
+            f"{pair.frame_a} is {shape_a[1]}×{shape_a[0]} px but {pair.frame_b} is "
+            f"{shape_b[1]}×{shape_b[0]} px: frames of a pair must have the same size"
+        )
+    window = spec.piv.windows[0]
+    if min(shape_a) < window:
+        raise PairError(
+            f"{pair.frame_a} is {shape_a[1]}×{shape_a[0]} px, smaller than the first window "
+            f"({window} px): use smaller --windows or larger images"
+        )
+    return (int(shape_a[0]), int(shape_a[1]))
+
+
+def plan_pair(pair: FramePair, read: FrameReader, spec: RunSpec, key_prefix: str) -> PairPlan:
+    """Check one pair; its name drops `key_prefix` (the run's folder in the input bucket)."""
+    plan = PairPlan(
+        name=pair.name.removeprefix(key_prefix), frame_a=pair.frame_a, frame_b=pair.frame_b
+    )
+    try:
+        shape = check_pair(pair, read, spec)
+    except PivfleetError as error:
+        return plan.model_copy(update={"error": str(error)})
+    grid = grid_shape(shape, spec.piv.windows[-1], spec.piv.steps[-1])
+    return plan.model_copy(update={"image_shape": shape, "grid_shape": grid})
+
+
+def plan_run(spec: RunSpec, frames: RunInput) -> tuple[RunPlan, list[TileJob]]:
+    """Pair, check and tile every pair; a bad pair is recorded as failed, not raised."""
+    found = pair_frames(frames.names, spec.pairing)
+    pairs = [plan_pair(p, frames.read, spec, frames.key_prefix) for p in found]
+    good = [p for p in pairs if p.error is None]
+    jobs: list[TileJob] = []
+    planned = []
+    for pair in pairs:
+        tiles, tile_pixels = [], None
+        if pair.error is None:
+            tile_pixels = choose_tile_pixels(spec.tiling, pair.image_shape, len(good), spec.workers)
+            tiles = plan_tiles(pair.image_shape, spec.piv, tile_pixels)
+            jobs += [make_job(spec, pair, tile, len(tiles)) for tile in tiles]
+        planned.append(
+            pair.model_copy(update={"tile_count": len(tiles), "tile_pixels": tile_pixels})
+        )
+    return RunPlan(spec=spec, pairs=planned), jobs
+
+
+def make_job(spec: RunSpec, pair: PairPlan, tile: Tile, tile_count: int) -> TileJob:
+    return TileJob(
+        run=spec.run,
+        pair=pair.name,
+        frame_a=pair.frame_a,
+        frame_b=pair.frame_b,
+        image_shape=pair.image_shape,
+        tile=tile,
+        tile_count=tile_count,
+        algorithm=spec.algorithm,
+        piv=spec.piv,
+        parameters=spec.algorithm_parameters,
+    )

@@ -1,0 +1,80 @@
+"""The ports every role talks through, and what a role decides about a message it received.
+
+Implementations live in `pivfleet/transports/`: in-memory queue and folder, SQS and S3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    """A received message: its body and the handle needed to ack or extend it."""
+
+    body: str
+    receipt: str
+    receive_count: int = 1
+    message_id: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What becomes of a received message once its handler ran."""
+
+    action: Literal["ack", "retry", "dead_letter", "release"]
+    delay_seconds: int = 0
+    """`retry`: hidden this long before the next delivery."""
+    reason: str = ""
+    """`dead_letter`: why, kept with the dead letter for `pivfleet dlq`."""
+
+
+ACK = Outcome("ack")
+RELEASE = Outcome("release")
+"""Hand the message back at once, untouched (received while shutting down)."""
+
+
+def retry_in(seconds: int) -> Outcome:
+    return Outcome("retry", delay_seconds=seconds)
+
+
+def dead_letter(reason: str) -> Outcome:
+    return Outcome("dead_letter", reason=reason)
+
+
+class JobQueue(Protocol):
+    """An SQS-like queue: at-least-once delivery, visibility timeout, dead letters."""
+
+    name: str
+
+    def send(self, bodies: list[str]) -> None: ...
+
+    def receive(self, max_messages: int = 1, wait_seconds: float = 0.0) -> list[Message]: ...
+
+    def ack(self, message: Message) -> None: ...
+
+    def extend(self, message: Message, seconds: int) -> None:
+        """Keep the message hidden `seconds` more (heartbeat); 0 releases it now."""
+        ...
+
+    def retry_later(self, message: Message, delay_seconds: int) -> None: ...
+
+    def dead_letter(self, message: Message, reason: str) -> None: ...
+
+
+class BlobStore(Protocol):
+    """A flat key → bytes store: an S3 bucket or a folder."""
+
+    def get(self, key: str) -> bytes:
+        """Raise KeyError when the key does not exist."""
+        ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write only if nothing is there; return whether this call wrote it."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> list[str]: ...

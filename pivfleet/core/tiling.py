@@ -1,0 +1,112 @@
+"""Tile planning: crops whose windows land on the global grid of every pass.
+
+OpenPIV's windef puts pass k's windows at `i * step_k` from the top-left corner. A crop that
+starts on a multiple of lcm(step_k) therefore sees a subset of every pass's global windows.
+Each tile keeps only its *core*: a block of the final pass's grid. Cores partition the global
+grid; the halo around a core gives deformation, validation and outlier replacement near the
+core the same neighbourhood the whole image would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from pydantic import BaseModel, ConfigDict
+
+from pivfleet.core.spec import PivSettings, TilingChoice
+
+MIN_AUTO_TILE_PIXELS = 1024
+"""`tiling: auto` never cuts cores smaller than this, so halo work stays under ~2× the core."""
+
+
+class Box(BaseModel):
+    """A half-open pixel rectangle [y0, y1) × [x0, x1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.y1 - self.y0, self.x1 - self.x0)
+
+
+class Tile(BaseModel):
+    """One job's share of a pair: the crop it reads and the grid block (`core`) it keeps."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    index: int
+    crop: Box
+    core: Box
+    """Final-pass grid indices [row0, row1) × [col0, col1), stored as y0/y1/x0/x1."""
+
+
+def grid_shape(image_shape: tuple[int, int], window: int, step: int) -> tuple[int, int]:
+    """Rows and columns of windows OpenPIV fits in an image (as `get_field_shape`)."""
+    rows, cols = ((size - window) // step + 1 for size in image_shape)
+    return (max(rows, 0), max(cols, 0))
+
+
+def halo_pixels(piv: PivSettings) -> int:
+    """How far information travels into a core: outlier filling, one window, one displacement.
+
+    Iterative outlier replacement spreads values `iterations × kernel` grid steps per pass; a
+    window and the largest displacement add what a vector near the core reads.
+    """
+    first = piv.first_pass_max_filter_iteration * piv.first_pass_filter_kernel_size
+    later = piv.max_filter_iteration * piv.filter_kernel_size
+    reach = max([first * piv.steps[0], *(later * step for step in piv.steps[1:])])
+    return reach + piv.windows[0] + math.ceil(piv.max_displacement)
+
+
+def split_evenly(count: int, chunk: int) -> list[tuple[int, int]]:
+    """Split range(count) into contiguous spans of about `chunk` items, sizes within one."""
+    pieces = max(1, math.ceil(count / max(chunk, 1)))
+    edges = [round(i * count / pieces) for i in range(pieces + 1)]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def crop_span(first: int, last: int, size: int, piv: PivSettings) -> tuple[int, int]:
+    """Pixel span covering final-grid cells [first, last) plus halo, its start grid-aligned."""
+    step, window, align = piv.steps[-1], piv.windows[-1], piv.grid_alignment
+    halo = halo_pixels(piv)
+    start = max(0, first * step - halo) // align * align
+    stop = min(size, (last - 1) * step + window + halo)
+    return start, stop
+
+
+def plan_tiles(
+    image_shape: tuple[int, int], piv: PivSettings, tile_pixels: int | None
+) -> list[Tile]:
+    """Tiles for one pair; `tile_pixels=None` gives one tile covering the whole image."""
+    rows, cols = grid_shape(image_shape, piv.windows[-1], piv.steps[-1])
+    cells = max(1, (tile_pixels or max(image_shape)) // piv.steps[-1])
+    if tile_pixels is None:
+        cells = max(rows, cols, 1)
+    tiles: list[Tile] = []
+    for r0, r1 in split_evenly(rows, cells):
+        y0, y1 = crop_span(r0, r1, image_shape[0], piv)
+        for c0, c1 in split_evenly(cols, cells):
+            x0, x1 = crop_span(c0, c1, image_shape[1], piv)
+            crop = Box(y0=y0, y1=y1, x0=x0, x1=x1)
+            tiles.append(Tile(index=len(tiles), crop=crop, core=Box(y0=r0, y1=r1, x0=c0, x1=c1)))
+    return tiles
+
+
+def choose_tile_pixels(
+    tiling: TilingChoice, image_shape: tuple[int, int], pairs: int, workers: int
+) -> int | None:
+    """Resolve `auto`: whole pairs when there are plenty, tiles when workers would idle."""
+    if tiling == "none":
+        return None
+    if tiling != "auto":
+        return int(tiling)
+    if pairs >= 2 * workers:
+        return None
+    tiles_per_pair = math.ceil(2 * workers / max(pairs, 1))
+    side = math.sqrt(image_shape[0] * image_shape[1] / tiles_per_pair)
+    pixels = max(MIN_AUTO_TILE_PIXELS, int(side))
+    return None if pixels >= max(image_shape) else pixels

@@ -1,0 +1,73 @@
+"""Names and timings of the queues and buckets, shared by `pivfleet bootstrap` and Terraform,
+and the SQS limits every transport respects.
+
+Terraform (`terraform/`) repeats these values; `tests/unit/test_terraform_consistency.py`
+fails when the two drift apart.
+"""
+
+from dataclasses import dataclass
+
+DEFAULT_NAME_PREFIX = "pivfleet"
+DEFAULT_ALGORITHM = "windef"
+
+JOB_VISIBILITY_TIMEOUT_SECONDS = 120
+"""How long a received tile job stays hidden before the heartbeat must extend it."""
+HEARTBEAT_INTERVAL_SECONDS = 30
+"""A worker extends visibility this often; well under the timeout so one missed beat is harmless."""
+RESULT_VISIBILITY_TIMEOUT_SECONDS = 120
+DISPATCHER_TIMEOUT_SECONDS = 300
+"""The dispatcher Lambda's timeout; AWS asks for a source-queue visibility of six times it."""
+UPLOAD_VISIBILITY_TIMEOUT_SECONDS = 6 * DISPATCHER_TIMEOUT_SECONDS
+MAX_RECEIVE_COUNT = 5
+"""Deliveries before SQS moves a message to the dead-letter queue."""
+MESSAGE_RETENTION_SECONDS = 4 * 24 * 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+"""Dead letters are kept for the SQS maximum so a failed tile can still be redriven."""
+TILE_RESULT_EXPIRY_DAYS = 7
+"""Intermediate tile results under `runs/` expire after this many days."""
+RUN_SPEC_FILENAME = "run.json"
+
+SQS_MAX_BATCH_MESSAGES = 10
+"""SendMessageBatch, ReceiveMessage and Lambda's SQS batches take at most 10 messages here."""
+SQS_MAX_WAIT_SECONDS = 20
+"""SQS caps a receive's long poll at 20 s."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One SQS queue and its dead-letter queue."""
+
+    name: str
+    visibility_timeout_seconds: int
+    max_receive_count: int = MAX_RECEIVE_COUNT
+    retention_seconds: int = MESSAGE_RETENTION_SECONDS
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}-dlq"
+
+
+def uploads_queue(prefix: str = DEFAULT_NAME_PREFIX) -> QueueSpec:
+    return QueueSpec(f"{prefix}-uploads", UPLOAD_VISIBILITY_TIMEOUT_SECONDS)
+
+
+def jobs_queue(algorithm: str, prefix: str = DEFAULT_NAME_PREFIX) -> QueueSpec:
+    return QueueSpec(f"{prefix}-jobs-{algorithm}", JOB_VISIBILITY_TIMEOUT_SECONDS)
+
+
+def results_queue(prefix: str = DEFAULT_NAME_PREFIX) -> QueueSpec:
+    return QueueSpec(f"{prefix}-results", RESULT_VISIBILITY_TIMEOUT_SECONDS)
+
+
+def all_queues(algorithms: list[str], prefix: str = DEFAULT_NAME_PREFIX) -> list[QueueSpec]:
+    """Every queue a deployment needs, in creation order."""
+    jobs = [jobs_queue(name, prefix) for name in algorithms]
+    return [uploads_queue(prefix), *jobs, results_queue(prefix)]
+
+
+def input_bucket(prefix: str = DEFAULT_NAME_PREFIX) -> str:
+    return f"{prefix}-input"
+
+
+def output_bucket(prefix: str = DEFAULT_NAME_PREFIX) -> str:
+    return f"{prefix}-output"

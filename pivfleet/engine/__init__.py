@@ -1,0 +1,1 @@
+"""The PIV passes themselves. Today the reference engine (OpenPIV's windef). Imports core."""

@@ -1,0 +1,150 @@
+"""The collector: record each tile result, stitch a pair when all its tiles are in, summarise.
+
+Stateless by design: every fact lives in the work store, so any number of collectors (or a
+Lambda) can run, and a duplicate result only rewrites the same record. Final writes are
+put-if-absent, so outputs are written exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pivfleet.core.keys import bucket_keys
+from pivfleet.core.messages import TileResult, parse_message
+from pivfleet.core.outputs import render_netcdf, render_plot, render_text
+from pivfleet.core.plan import PairPlan, RunPlan
+from pivfleet.core.ports import ACK, BlobStore, Message, Outcome
+from pivfleet.core.stitching import stitch_tiles, to_field
+from pivfleet.core.summary import PairStatus, RunSummary, summarise
+from pivfleet.core.vectors import Vectors, decode_vectors
+from pivfleet.roles.storage import RunStorage
+
+log = logging.getLogger(__name__)
+PLANS_CACHED = 32
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What one result finished: its pair (when it was the pair's last tile), and the run."""
+
+    pair: PairStatus | None = None
+    summary: RunSummary | None = None
+
+
+@dataclass
+class Collector:
+    """Turns one run's tile results into pair outputs and a run summary."""
+
+    storage: RunStorage
+    plan: RunPlan
+
+    def collect(self, result: TileResult) -> Collected:
+        """Record `result`; finish its pair, and then the run, when it was the last one."""
+        work, keys = self.storage.work, self.storage.keys
+        work.put(keys.result_record(result.pair, result.tile), result.model_dump_json().encode())
+        results = self.pair_results(result.pair)
+        if results is None or work.exists(keys.pair_status(result.pair)):
+            return Collected()
+        status = self.finish_pair(self.plan.pair(result.pair), results)
+        return Collected(status, self.finish_run())
+
+    def pair_results(self, pair: str) -> list[TileResult] | None:
+        work = self.storage.work
+        records = work.list(self.storage.keys.result_records(pair))
+        if len(records) < self.plan.pair(pair).tile_count:
+            return None
+        return [TileResult.model_validate_json(work.get(k)) for k in records]
+
+    def finish_pair(self, pair: PairPlan, results: list[TileResult]) -> PairStatus:
+        failed = sorted(r.tile for r in results if r.status == "failed")
+        status = PairStatus(
+            pair=pair.name,
+            status="failed" if len(failed) == len(results) else "partial" if failed else "done",
+            tiles=len(results),
+            failed_tiles=failed,
+            errors=sorted({r.error for r in results if r.error}),
+            tile_seconds=round(sum(r.seconds for r in results), 4),
+        )
+        if status.status != "failed":
+            blocks = [(r.core, self.load(r)) for r in results]
+            self.write_outputs(pair, stitch_tiles(pair.grid_shape, blocks))
+        key = self.storage.keys.pair_status(pair.name)
+        self.storage.work.put_if_absent(key, status.model_dump_json().encode())
+        return status
+
+    def load(self, result: TileResult) -> Vectors | None:
+        if result.status != "done" or result.key is None:
+            return None
+        return decode_vectors(self.storage.work.get(result.key))
+
+    def write_outputs(self, pair: PairPlan, vectors: Vectors) -> None:
+        spec, field = self.plan.spec, to_field(vectors, self.plan.spec.piv)
+        attributes = {
+            "run": spec.run,
+            "pair": pair.name,
+            "frame_a": pair.frame_a,
+            "frame_b": pair.frame_b,
+        }
+        writers: dict[str, tuple[bool, Callable[[], bytes]]] = {
+            ".txt": (spec.outputs.text, lambda: render_text(field)),
+            ".nc": (spec.outputs.netcdf, lambda: render_netcdf(field, attributes)),
+            ".png": (spec.outputs.plot, lambda: render_plot(field, pair.name)),
+        }
+        for suffix, (wanted, render) in writers.items():
+            if wanted:
+                key = self.storage.keys.output(pair.name, suffix)
+                self.storage.outputs.put_if_absent(key, render())
+
+    def finish_run(self) -> RunSummary | None:
+        work, keys = self.storage.work, self.storage.keys
+        records = work.list(keys.pair_statuses())
+        if len(records) < len(self.plan.pairs):
+            return None
+        statuses = [PairStatus.model_validate_json(work.get(k)) for k in records]
+        wall_seconds = round(time.time() - self.plan.created_at, 3)
+        summary = summarise(self.plan.spec.run, statuses, wall_seconds)
+        self.storage.outputs.put_if_absent(
+            keys.summary(), summary.model_dump_json(indent=2).encode()
+        )
+        return summary
+
+
+def record_failed_pairs(plan: RunPlan, storage: RunStorage) -> None:
+    """Pairs rejected at planning are finished at once: they will get no tile results."""
+    for status in plan.failed_statuses():
+        key = storage.keys.pair_status(status.pair)
+        storage.work.put_if_absent(key, status.model_dump_json().encode())
+
+
+class ResultCollector:
+    """The results queue's handler: results of any run in one bucket, each run's plan read once."""
+
+    def __init__(self, bucket: BlobStore) -> None:
+        self.bucket = bucket
+        self._collectors: OrderedDict[str, Collector] = OrderedDict()
+
+    def handle(self, message: Message) -> Outcome:
+        result = parse_message(message.body, TileResult)
+        collected = self.collector_for(result.run).collect(result)
+        if collected.pair is not None:
+            log.info(
+                "pair finished",
+                extra={"run": result.run, "pair": result.pair, "status": collected.pair.status},
+            )
+        if collected.summary is not None:
+            log.info("run finished", extra={"run": result.run, "status": collected.summary.status})
+        return ACK
+
+    def collector_for(self, run: str) -> Collector:
+        if run not in self._collectors:
+            keys = bucket_keys(run)
+            plan = RunPlan.model_validate_json(self.bucket.get(keys.plan()))
+            self._collectors[run] = Collector(RunStorage(self.bucket, self.bucket, keys), plan)
+            while len(self._collectors) > PLANS_CACHED:
+                self._collectors.popitem(last=False)
+        self._collectors.move_to_end(run)
+        return self._collectors[run]

@@ -1,0 +1,114 @@
+"""The dispatcher: a `run.json` notification → the run's plan → its tile jobs on the queue of
+its algorithm. The dispatcher Lambda, its local poller and `pivfleet run` all call
+`dispatch_run`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from pydantic import ValidationError
+
+from pivfleet.core.errors import PivfleetError, PoisonMessageError
+from pivfleet.core.imaging import decode_frame
+from pivfleet.core.keys import bucket_keys
+from pivfleet.core.plan import RunInput, RunPlan, plan_run
+from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome
+from pivfleet.core.spec import RunSpec, describe_validation
+from pivfleet.core.summary import rejected
+from pivfleet.core.topology import RUN_SPEC_FILENAME
+from pivfleet.roles.collector import Collector, record_failed_pairs
+from pivfleet.roles.storage import RunStorage
+
+log = logging.getLogger(__name__)
+JobsQueueFinder = Callable[[str], JobQueue]
+"""An algorithm's jobs queue; raises PivfleetError naming the algorithm when it has none."""
+
+
+def dispatch_run(
+    spec: RunSpec, frames: RunInput, storage: RunStorage, send: Callable[[list[str]], None]
+) -> RunPlan | None:
+    """Plan and enqueue `spec`; None if this run was already dispatched (a redelivery)."""
+    work, keys = storage.work, storage.keys
+    if work.exists(keys.plan()):
+        return None
+    plan, jobs = plan_run(spec, frames)
+    if not work.put_if_absent(keys.plan(), plan.model_dump_json().encode()):
+        return None
+    record_failed_pairs(plan, storage)
+    send([job.model_dump_json() for job in jobs])
+    if not jobs:
+        Collector(storage, plan).finish_run()
+    return plan
+
+
+def notified_keys(body: str) -> list[str]:
+    """Object keys in an S3 notification (URL-encoded, `+` a space); none in `s3:TestEvent`."""
+    try:
+        records = json.loads(body).get("Records", [])
+        return [unquote_plus(r["s3"]["object"]["key"]) for r in records]
+    except (ValueError, AttributeError, KeyError, TypeError) as error:
+        raise PoisonMessageError(f"not an S3 notification: {error!r}") from None
+
+
+def run_folder(key: str) -> str | None:
+    """`<run>/run.json` → `<run>`; anything else is not ours."""
+    folder, _, name = key.rpartition("/")
+    return folder if name == RUN_SPEC_FILENAME and folder and "/" not in folder else None
+
+
+@dataclass
+class Dispatcher:
+    """Dispatches the runs whose `run.json` lands in `inputs`; plans and outputs go to `outputs`."""
+
+    inputs: BlobStore
+    outputs: BlobStore
+    jobs_queue: JobsQueueFinder
+
+    def handle(self, message: Message) -> Outcome:
+        for key in notified_keys(message.body):
+            self.dispatch_key(key)
+        return ACK
+
+    def dispatch_key(self, key: str) -> dict[str, object]:
+        """Dispatch the run whose run.json is `key`; a bad spec is recorded as rejected."""
+        folder = run_folder(key)
+        if folder is None:
+            log.debug("ignoring unrelated key", extra={"key": key})
+            return {"ignored": key}
+        storage = RunStorage(self.outputs, self.outputs, bucket_keys(folder))
+        try:
+            plan = self.dispatch_folder(key, folder, storage)
+        except PivfleetError as error:
+            log.warning("run rejected", extra={"run": folder, "reason": str(error)})
+            summary = rejected(folder, str(error)).model_dump_json().encode()
+            self.outputs.put_if_absent(storage.keys.summary(), summary)
+            return {"rejected": folder, "reason": str(error)}
+        if plan is None:
+            return {"duplicate": folder}
+        tiles = sum(p.tile_count for p in plan.pairs)
+        log.info("run dispatched", extra={"run": folder, "pairs": len(plan.pairs), "tiles": tiles})
+        return {"dispatched": folder, "tiles": tiles}
+
+    def dispatch_folder(self, key: str, folder: str, storage: RunStorage) -> RunPlan | None:
+        spec = self.read_spec(key, folder)
+        queue = self.jobs_queue(spec.algorithm)
+        names = [k for k in self.inputs.list(f"{folder}/") if k != key]
+        frames = RunInput(
+            names, lambda name: decode_frame(self.inputs.get(name), name), f"{folder}/"
+        )
+        return dispatch_run(spec, frames, storage, queue.send)
+
+    def read_spec(self, key: str, folder: str) -> RunSpec:
+        try:
+            spec = RunSpec.model_validate_json(self.inputs.get(key))
+        except ValidationError as error:
+            raise PivfleetError(f"{key}: {describe_validation(error)}") from None
+        if spec.run != folder:
+            raise PivfleetError(
+                f"{key} says run {spec.run!r} but lies under {folder}/: make them match"
+            )
+        return spec

@@ -1,0 +1,123 @@
+"""The worker: one tile job at a time. Read the pair (cached), run the algorithm on the crop,
+store the core's vectors, report the result, then retire the job."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pivfleet.algorithms.registry import load_algorithm
+from pivfleet.core.errors import PairError, PermanentJobError, PivfleetError
+from pivfleet.core.imaging import Frame
+from pivfleet.core.keys import RunKeys
+from pivfleet.core.messages import TileJob, TileResult, parse_message
+from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, dead_letter
+from pivfleet.core.vectors import Vectors, encode_vectors
+from pivfleet.roles.consumer import is_last_delivery
+from pivfleet.roles.frame_cache import FrameCache
+from pivfleet.roles.heartbeat import Heartbeat, HeartbeatTiming
+from pivfleet.roles.metrics import tile_metric
+
+log = logging.getLogger("worker")
+TileRunner = Callable[[TileJob], TileResult]
+
+
+def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
+    """Run the job's algorithm on its crop and return the vectors of its core."""
+    frame_a, frame_b = frames
+    if frame_a.shape != tuple(job.image_shape) or frame_b.shape != frame_a.shape:
+        raise PairError(
+            f"{job.pair}: frames are {frame_a.shape} and {frame_b.shape}, "
+            f"the plan expected {tuple(job.image_shape)}; were they replaced after submitting?"
+        )
+    crop, core, step = job.tile.crop, job.tile.core, job.piv.steps[-1]
+    region = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
+    algorithm = load_algorithm(job.algorithm)
+    try:
+        vectors = algorithm.process(frame_a[region], frame_b[region], job.piv, job.parameters)
+    except ValueError as error:
+        raise PermanentJobError(
+            f"{job.algorithm} failed on tile {job.tile.index}: {error}"
+        ) from error
+    row0, col0 = crop.y0 // step, crop.x0 // step
+    return vectors.block(
+        slice(core.y0 - row0, core.y1 - row0), slice(core.x0 - col0, core.x1 - col0)
+    )
+
+
+def process_tile(job: TileJob, frames: FrameCache, work: BlobStore, keys: RunKeys) -> TileResult:
+    """Do one job; permanent problems become a failed result, others propagate to retry."""
+    started, bytes_before = time.perf_counter(), frames.bytes_read
+    try:
+        vectors = compute_tile(job, frames.pair(job.frame_a, job.frame_b))
+    except PivfleetError as error:
+        return failed_result(job, str(error), time.perf_counter() - started)
+    key = keys.tile(job.pair, job.tile.index)
+    work.put(key, encode_vectors(vectors))
+    return TileResult(
+        run=job.run, pair=job.pair, tile=job.tile.index, tile_count=job.tile_count,
+        core=job.tile.core, status="done", key=key, seconds=round(time.perf_counter() - started, 4),
+        bytes_read=frames.bytes_read - bytes_before,
+    )  # fmt: skip
+
+
+def failed_result(job: TileJob, error: str, seconds: float = 0.0) -> TileResult:
+    return TileResult(
+        run=job.run, pair=job.pair, tile=job.tile.index, tile_count=job.tile_count,
+        core=job.tile.core, status="failed", error=error, seconds=round(seconds, 4),
+    )  # fmt: skip
+
+
+@dataclass
+class Worker:
+    """The jobs queue's handler: run the tile under a heartbeat, send its result, then retire
+    the job. Reporting first means a crash between the two repeats the (idempotent) job
+    instead of losing its result."""
+
+    jobs: JobQueue
+    results: JobQueue
+    run_tile: TileRunner
+    heartbeat: HeartbeatTiming
+    in_hand: Message | None = None
+
+    def handle(self, message: Message) -> Outcome:
+        job = parse_message(message.body, TileJob)
+        started, self.in_hand = time.perf_counter(), message
+        try:
+            with Heartbeat(self.jobs, message, self.heartbeat):
+                result = self.attempt(job, message)
+        finally:
+            self.in_hand = None
+        self.results.send([result.model_dump_json()])
+        log.info(
+            "tile processed",
+            extra={
+                "run": job.run, "pair": job.pair, "tile": job.tile.index, "status": result.status,
+                "seconds": round(time.perf_counter() - started, 4), "tile_seconds": result.seconds,
+                "bytes": result.bytes_read, "error": result.error,
+                "receive_count": message.receive_count,
+                **tile_metric(job.algorithm, result.seconds),
+            },
+        )  # fmt: skip
+        return ACK if result.status == "done" else dead_letter(result.error or "failed")
+
+    def release(self) -> None:
+        """Hand the job in hand back at once, for another worker (shutdown ran out of time)."""
+        if self.in_hand is not None:
+            self.jobs.extend(self.in_hand, 0)
+            log.info("released the tile in hand at shutdown")
+
+    def attempt(self, job: TileJob, message: Message) -> TileResult:
+        """The tile's result; a transient error is raised to be retried, except on the last
+        delivery, where it becomes the tile's failed result so its pair still finishes."""
+        try:
+            return self.run_tile(job)
+        except Exception as error:
+            if not is_last_delivery(message):
+                raise
+            reason = (
+                f"gave up after {message.receive_count} deliveries: {type(error).__name__}: {error}"
+            )
+            return failed_result(job, reason)

@@ -1,0 +1,2 @@
+"""The ports' implementations: in-memory queue, folder store, S3, SQS, Lambda's SQS events.
+Imports core."""

@@ -1,0 +1,53 @@
+"""An S3 bucket behind the BlobStore port."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from pivfleet.transports.aws_errors import MISSING_OBJECT_CODES, error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+PUT_CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+
+
+class S3BlobStore:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self.s3, self.bucket = s3, bucket
+
+    def get(self, key: str) -> bytes:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as error:
+            if error_code(error) in MISSING_OBJECT_CODES:
+                raise KeyError(f"s3://{self.bucket}/{key}") from None
+            raise
+        return bytes(body.read())
+
+    def put(self, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as error:
+            if error_code(error) in PUT_CONFLICT_CODES:
+                return False
+            raise
+        return True
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error_code(error) in MISSING_OBJECT_CODES:
+                return False
+            raise
+        return True
+
+    def list(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))

@@ -1,0 +1,139 @@
+"""The one consume loop and the one message policy, over the in-memory queue (SQS semantics)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from pivfleet.core.backoff import backoff_seconds
+from pivfleet.core.errors import PoisonMessageError
+from pivfleet.core.messages import TileJob, TileResult, parse_message
+from pivfleet.core.plan import PairPlan, make_job
+from pivfleet.core.ports import ACK, Message, Outcome
+from pivfleet.core.spec import PivSettings, RunSpec
+from pivfleet.core.tiling import plan_tiles
+from pivfleet.core.topology import MAX_RECEIVE_COUNT
+from pivfleet.roles.consumer import RETRY_BASE_SECONDS, consume, decide
+from pivfleet.roles.dispatcher import notified_keys
+from pivfleet.roles.heartbeat import HeartbeatTiming
+from pivfleet.roles.worker import Worker
+from pivfleet.transports.memory_queue import InMemoryQueue
+
+
+def message(body: str = "{}", receive_count: int = 1) -> Message:
+    return Message(body, "receipt", receive_count, "id")
+
+
+def failing(error: Exception):
+    def handle(_: Message) -> Outcome:
+        raise error
+
+    return handle
+
+
+def test_a_poison_pill_is_dead_lettered_at_once_with_its_reason() -> None:
+    outcome = decide(failing(PoisonMessageError("invalid message: x")), message())
+    assert (outcome.action, outcome.reason) == ("dead_letter", "invalid message: x")
+
+
+@pytest.mark.parametrize("receive_count", [1, 2, MAX_RECEIVE_COUNT - 1])
+def test_other_errors_are_retried_with_growing_backoff(receive_count: int) -> None:
+    outcome = decide(
+        failing(ConnectionError("endpoint down")), message(receive_count=receive_count)
+    )
+    assert outcome.action == "retry"
+    assert outcome.delay_seconds == RETRY_BASE_SECONDS * 2 ** (receive_count - 1)
+
+
+def test_the_last_delivery_gives_up_saying_why() -> None:
+    outcome = decide(failing(OSError("disk full")), message(receive_count=MAX_RECEIVE_COUNT))
+    assert outcome.action == "dead_letter"
+    assert outcome.reason == f"gave up after {MAX_RECEIVE_COUNT} deliveries: OSError: disk full"
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff_seconds(n, 5, 30) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 30, 30]
+
+
+def test_parse_message_names_the_problem() -> None:
+    with pytest.raises(PoisonMessageError, match="invalid message"):
+        parse_message("not json", TileJob)
+    with pytest.raises(PoisonMessageError, match="expected a tile_job, got tile_result"):
+        parse_message('{"kind": "tile_result", "run": "r", "pair": "p", "tile": 0, '
+                      '"tile_count": 1, "core": {"y0": 0, "y1": 1, "x0": 0, "x1": 1}, '
+                      '"status": "done"}', TileJob)  # fmt: skip
+
+
+def test_a_malformed_notification_is_a_poison_pill() -> None:
+    with pytest.raises(PoisonMessageError, match="not an S3 notification"):
+        notified_keys('{"Records": [{"s3": {}}]}')
+    assert notified_keys('{"Event": "s3:TestEvent"}') == []
+    event = {"Records": [{"s3": {"object": {"key": "cam+1/run%C3%BC.json"}}}]}
+    assert notified_keys(json.dumps(event)) == ["cam 1/runü.json"]
+
+
+def test_consume_settles_each_outcome_on_the_queue() -> None:
+    """ack removes, retry hides for its delay, dead_letter moves to the DLQ with the reason."""
+    queue = InMemoryQueue("jobs", visibility_timeout_seconds=60)
+    queue.send(["ok", "poison", "flaky"])
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def handle(received: Message) -> Outcome:
+        seen.append(received.body)
+        if len(seen) == 3:
+            stop.set()
+        if received.body == "poison":
+            raise PoisonMessageError("bad body")
+        if received.body == "flaky":
+            raise TimeoutError("slow endpoint")
+        return ACK
+
+    consume(queue, handle, stop, batch_size=3, wait_seconds=0)
+    assert sorted(seen) == ["flaky", "ok", "poison"]
+    assert [(d.body, d.dead_reason) for d in queue.dead_letters] == [("poison", "bad body")]
+    assert len(queue) == 1  # "flaky" waits out its backoff, hidden
+    assert queue.receive(10) == []
+
+
+def test_messages_received_after_stop_are_handed_back_untouched() -> None:
+    queue = InMemoryQueue("jobs", visibility_timeout_seconds=60)
+    queue.send(["a", "b"])
+    stop = threading.Event()
+    handled: list[str] = []
+
+    def handle(received: Message) -> Outcome:
+        handled.append(received.body)
+        stop.set()
+        return ACK
+
+    consume(queue, handle, stop, batch_size=2, wait_seconds=0)
+    assert handled == ["a"]
+    assert [m.body for m in queue.receive(10)] == ["b"]  # visible again at once
+
+
+def tile_job() -> TileJob:
+    spec = RunSpec(run="r", piv=PivSettings(windows=(32, 16), overlaps=(16, 8)))
+    pair = PairPlan(name="p", frame_a="a", frame_b="b", image_shape=(64, 64), grid_shape=(7, 7))
+    return make_job(spec, pair, plan_tiles((64, 64), spec.piv, None)[0], 1)
+
+
+def test_a_worker_reports_a_failed_tile_on_its_last_delivery() -> None:
+    """So the pair still finishes: the result names the cause, the job goes to the DLQ."""
+    jobs, results = InMemoryQueue("jobs"), InMemoryQueue("results")
+
+    def run_tile(job: TileJob) -> TileResult:
+        raise MemoryError("frame too large")
+
+    worker = Worker(jobs, results, run_tile, HeartbeatTiming(60, 120))
+    job = tile_job()
+    with pytest.raises(MemoryError):
+        worker.handle(message(job.model_dump_json(), receive_count=1))
+    outcome = worker.handle(message(job.model_dump_json(), receive_count=MAX_RECEIVE_COUNT))
+    assert outcome.action == "dead_letter" and "MemoryError: frame too large" in outcome.reason
+    [sent] = results.receive(10)
+    result = TileResult.model_validate_json(sent.body)
+    assert (result.status, result.core) == ("failed", job.tile.core)
+    assert result.error == outcome.reason
