@@ -7,4 +7,4 @@ from pivfleet.cloud.runtime import serve
 if __name__ == "__main__":
     from collector.handler import collector, results
 
-    serve(results, collector().handle, "the results queue")
+    serve(results, collector(), "the results queue")

@@ -24,4 +24,4 @@ def results() -> SqsJobQueue:
     return deployment().results_queue()
 
 
-handle = lambda_handler(lambda: collector().handle, results)
+handle = lambda_handler(collector, results)

@@ -7,4 +7,4 @@ from pivfleet.cloud.runtime import serve
 if __name__ == "__main__":
     from dispatcher.handler import dispatcher, uploads
 
-    serve(uploads, dispatcher().handle, "the uploads queue")
+    serve(uploads, dispatcher(), "the uploads queue")

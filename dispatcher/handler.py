@@ -23,4 +23,4 @@ def uploads() -> SqsJobQueue:
     return deployment().uploads_queue()
 
 
-handle = lambda_handler(lambda: dispatcher().handle, uploads)
+handle = lambda_handler(dispatcher, uploads)

@@ -8,8 +8,9 @@ locals {
   result_visibility_timeout_seconds = 120
   # AWS asks for a Lambda source queue's visibility timeout of six times the function timeout.
   upload_visibility_timeout_seconds = 6 * var.dispatcher_timeout_seconds
-  # Deliveries before a message moves to its dead-letter queue.
-  max_receive_count         = 5
+  # Deliveries before a message moves to its dead-letter queue: 5 attempts, and one more on
+  # which a role reports that every attempt died (killed, out of memory) instead of retrying.
+  max_receive_count         = 6
   message_retention_seconds = 345600  # 4 days
   dlq_retention_seconds     = 1209600 # 14 days, the SQS maximum, so failed tiles can be redriven
   run_spec_filename         = "run.json"

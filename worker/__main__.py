@@ -11,7 +11,7 @@ from pivfleet.cloud.logs import configure_json_logging
 from pivfleet.cloud.runtime import drain_on_sigterm, run_processes, stop_on_signals, when_reachable
 from pivfleet.core.errors import PivfleetError
 from pivfleet.core.keys import bucket_keys
-from pivfleet.roles.consumer import consume
+from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.worker import Worker, process_tile
 
@@ -28,15 +28,13 @@ def work(config: CloudConfig) -> None:
     )
     if queues is None:
         return
+    jobs, results = queues
     frames, outputs = FrameCache(deployment.inputs()), deployment.outputs()
-    worker = Worker(
-        *queues,
-        run_tile=lambda job: process_tile(job, frames, outputs, bucket_keys(job.run)),
-        heartbeat=config.heartbeat,
-    )
-    drain_on_sigterm(stop, config.drain_seconds, worker.release)
-    log.info("worker started", extra={"queue": worker.jobs.name})
-    consume(worker.jobs, worker.handle, stop)
+    worker = Worker(results, lambda job: process_tile(job, frames, outputs, bucket_keys(job.run)))
+    consumer = Consumer(jobs, worker, Intake(lease=config.job_lease))
+    drain_on_sigterm(stop, config.drain_seconds, consumer.release)
+    log.info("worker started", extra={"queue": jobs.name})
+    consumer.run(stop)
 
 
 def main() -> int:

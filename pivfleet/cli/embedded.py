@@ -21,10 +21,10 @@ from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import RunSummary
 from pivfleet.core.topology import HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS
 from pivfleet.roles.collector import Collector
-from pivfleet.roles.consumer import consume
+from pivfleet.roles.consumer import Consumer, DeadLetterAbandoned, Intake
 from pivfleet.roles.dispatcher import dispatch_run
 from pivfleet.roles.frame_cache import FrameCache
-from pivfleet.roles.heartbeat import HeartbeatTiming
+from pivfleet.roles.heartbeat import Lease
 from pivfleet.roles.storage import RunStorage
 from pivfleet.roles.worker import Worker, process_tile
 from pivfleet.transports.file_store import FileBlobStore
@@ -32,7 +32,7 @@ from pivfleet.transports.memory_queue import InMemoryQueue
 
 RECEIVE_WAIT_SECONDS = 0.2
 """In-memory receives return at once when a message is there; this only bounds the stop check."""
-HEARTBEAT = HeartbeatTiming(HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS)
+JOB_LEASE = Lease(HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS)
 _pool_state: dict[str, object] = {}
 
 
@@ -68,7 +68,7 @@ def check_output_folder(input_dir: Path, out_dir: Path) -> None:
 
 
 @dataclass
-class EmbeddedCollector:
+class EmbeddedCollector(DeadLetterAbandoned):
     """The results queue's handler here: collect, show progress, stop when the run is done."""
 
     collector: Collector
@@ -132,24 +132,17 @@ class EmbeddedRun:
         for status in plan.failed_statuses():
             progress.note(f"pair {status.pair} failed: {status.errors[0]}")
             progress.pair_done(failed=True)
-        threads = [
-            threading.Thread(
-                target=consume,
-                args=(
-                    jobs,
-                    self._worker(jobs, results, pool).handle,
-                    stop,
-                    1,
-                    RECEIVE_WAIT_SECONDS,
-                ),
-            )
-            for _ in range(self.workers)
+        job_intake = Intake(wait_seconds=RECEIVE_WAIT_SECONDS, lease=JOB_LEASE)
+        workers = [
+            Consumer(jobs, self._worker(results, pool), job_intake) for _ in range(self.workers)
         ]
+        threads = [threading.Thread(target=worker.run, args=(stop,)) for worker in workers]
         for thread in threads:
             thread.start()
         collecting = EmbeddedCollector(collector, progress, stop)
+        result_intake = Intake(batch_size=self.workers, wait_seconds=RECEIVE_WAIT_SECONDS)
         try:
-            consume(results, collecting.handle, stop, self.workers, RECEIVE_WAIT_SECONDS)
+            Consumer(results, collecting, result_intake).run(stop)
         finally:
             stop.set()
             for thread in threads:
@@ -159,9 +152,9 @@ class EmbeddedRun:
         return collecting.summary
 
     @staticmethod
-    def _worker(jobs: InMemoryQueue, results: InMemoryQueue, pool: ProcessPoolExecutor) -> Worker:
+    def _worker(results: InMemoryQueue, pool: ProcessPoolExecutor) -> Worker:
         def run_tile(job: TileJob) -> TileResult:
             body = pool.submit(run_in_pool_process, job.model_dump_json()).result()
             return TileResult.model_validate_json(body)
 
-        return Worker(jobs, results, run_tile, HEARTBEAT)
+        return Worker(results, run_tile)

@@ -16,7 +16,7 @@ from pivfleet.core.topology import (
     input_bucket,
     output_bucket,
 )
-from pivfleet.roles.heartbeat import HeartbeatTiming
+from pivfleet.roles.heartbeat import Lease
 
 DEFAULT_DRAIN_SECONDS = 100
 """SIGTERM budget: Fargate kills 120 s after SIGTERM at most, so finish or release before."""
@@ -60,8 +60,9 @@ class CloudConfig:
     """AWS_REGION (Lambda, ECS and most users set it; botocore reads only AWS_DEFAULT_REGION)."""
 
     @property
-    def heartbeat(self) -> HeartbeatTiming:
-        return HeartbeatTiming(self.heartbeat_seconds, self.visibility_seconds)
+    def job_lease(self) -> Lease:
+        """How a worker holds its job: hidden `visibility_seconds`, renewed every heartbeat."""
+        return Lease(self.heartbeat_seconds, self.visibility_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CloudConfig:

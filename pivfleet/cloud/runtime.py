@@ -18,8 +18,13 @@ from pivfleet.cloud.deployment import Deployment
 from pivfleet.cloud.logs import configure_json_logging
 from pivfleet.core.backoff import backoff_seconds
 from pivfleet.core.ports import JobQueue
-from pivfleet.core.topology import SQS_MAX_BATCH_MESSAGES
-from pivfleet.roles.consumer import MessageHandler, consume, decide
+from pivfleet.core.topology import (
+    POLLER_LEASE_SECONDS,
+    POLLER_RENEW_SECONDS,
+    SQS_MAX_BATCH_MESSAGES,
+)
+from pivfleet.roles.consumer import Consumer, Intake, Role, decide
+from pivfleet.roles.heartbeat import Lease
 from pivfleet.transports.lambda_events import messages_from_event, settle_batch
 from pivfleet.transports.sqs import SqsJobQueue
 
@@ -64,13 +69,19 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def serve(open_queue: Callable[[], JobQueue], handle: MessageHandler, what: str) -> None:
-    """A Lambda role as a local poller: the same handler, batches of SQS's maximum."""
+POLLER_INTAKE = Intake(
+    batch_size=SQS_MAX_BATCH_MESSAGES, lease=Lease(POLLER_RENEW_SECONDS, POLLER_LEASE_SECONDS)
+)
+
+
+def serve(open_queue: Callable[[], JobQueue], role: Role, what: str) -> None:
+    """A Lambda role as a local poller: the same role, batches of SQS's maximum, each message
+    held on a short lease so a killed poller's messages come back in seconds."""
     stop = stop_on_signals()
     queue = when_reachable(open_queue, what, stop)
     if queue is not None:
         log.info("polling", extra={"queue": queue.name})
-        consume(queue, handle, stop, batch_size=SQS_MAX_BATCH_MESSAGES)
+        Consumer(queue, role, POLLER_INTAKE).run(stop)
     log.info("stopped", extra={"queue": what})
 
 
@@ -118,7 +129,7 @@ def connect_role() -> Deployment:
 
 
 def lambda_handler(
-    role: Callable[[], MessageHandler], queue: Callable[[], SqsJobQueue]
+    role: Callable[[], Role], queue: Callable[[], SqsJobQueue]
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda SQS handler running `role` on each record under the one message policy; only
     the records to retry are reported (ReportBatchItemFailures)."""

@@ -25,6 +25,10 @@ class RunKeys:
     def plan(self) -> str:
         return f"{self.work}/plan.json"
 
+    def jobs_sent(self) -> str:
+        """Marker: every job of the plan was sent (the step after the plan)."""
+        return f"{self.work}/jobs-sent"
+
     def tile(self, pair: str, tile: int) -> str:
         return f"{self.work}/tiles/{pair}/{tile:05d}.npz"
 

@@ -89,23 +89,32 @@ def plan_pair(pair: FramePair, read: FrameReader, spec: RunSpec, key_prefix: str
     return plan.model_copy(update={"image_shape": shape, "grid_shape": grid})
 
 
-def plan_run(spec: RunSpec, frames: RunInput) -> tuple[RunPlan, list[TileJob]]:
-    """Pair, check and tile every pair; a bad pair is recorded as failed, not raised."""
+def plan_run(spec: RunSpec, frames: RunInput) -> RunPlan:
+    """Pair, check and size every pair's tiles; a bad pair is recorded as failed, not raised."""
     found = pair_frames(frames.names, spec.pairing)
     pairs = [plan_pair(p, frames.read, spec, frames.key_prefix) for p in found]
-    good = [p for p in pairs if p.error is None]
-    jobs: list[TileJob] = []
+    good = sum(p.error is None for p in pairs)
     planned = []
     for pair in pairs:
-        tiles, tile_pixels = [], None
+        tile_count, tile_pixels = 0, None
         if pair.error is None:
-            tile_pixels = choose_tile_pixels(spec.tiling, pair.image_shape, len(good), spec.workers)
-            tiles = plan_tiles(pair.image_shape, spec.piv, tile_pixels)
-            jobs += [make_job(spec, pair, tile, len(tiles)) for tile in tiles]
+            tile_pixels = choose_tile_pixels(spec.tiling, pair.image_shape, good, spec.workers)
+            tile_count = len(plan_tiles(pair.image_shape, spec.piv, tile_pixels))
         planned.append(
-            pair.model_copy(update={"tile_count": len(tiles), "tile_pixels": tile_pixels})
+            pair.model_copy(update={"tile_count": tile_count, "tile_pixels": tile_pixels})
         )
-    return RunPlan(spec=spec, pairs=planned), jobs
+    return RunPlan(spec=spec, pairs=planned)
+
+
+def plan_jobs(plan: RunPlan) -> list[TileJob]:
+    """The plan's tile jobs: rebuilt from the plan alone, the same every time (no frame reads),
+    so a dispatcher that finds a stored plan can send its jobs again."""
+    jobs: list[TileJob] = []
+    for pair in plan.pairs:
+        if pair.error is None:
+            tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels)
+            jobs += [make_job(plan.spec, pair, tile, len(tiles)) for tile in tiles]
+    return jobs
 
 
 def make_job(spec: RunSpec, pair: PairPlan, tile: Tile, tile_count: int) -> TileJob:

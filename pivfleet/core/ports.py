@@ -49,7 +49,14 @@ class JobQueue(Protocol):
 
     def send(self, bodies: list[str]) -> None: ...
 
-    def receive(self, max_messages: int = 1, wait_seconds: float = 0.0) -> list[Message]: ...
+    def receive(
+        self,
+        max_messages: int = 1,
+        wait_seconds: float = 0.0,
+        visibility_seconds: int | None = None,
+    ) -> list[Message]:
+        """Up to `max_messages`, each hidden `visibility_seconds` (None: the queue's timeout)."""
+        ...
 
     def ack(self, message: Message) -> None: ...
 

@@ -15,11 +15,19 @@ JOB_VISIBILITY_TIMEOUT_SECONDS = 120
 HEARTBEAT_INTERVAL_SECONDS = 30
 """A worker extends visibility this often; well under the timeout so one missed beat is harmless."""
 RESULT_VISIBILITY_TIMEOUT_SECONDS = 120
+POLLER_LEASE_SECONDS = 20
+"""A dispatcher or collector poller holds a message this long, renewed while it works: after a
+crash the message is back in seconds, not after the queue's (Lambda-sized) timeout."""
+POLLER_RENEW_SECONDS = 5
 DISPATCHER_TIMEOUT_SECONDS = 300
 """The dispatcher Lambda's timeout; AWS asks for a source-queue visibility of six times it."""
 UPLOAD_VISIBILITY_TIMEOUT_SECONDS = 6 * DISPATCHER_TIMEOUT_SECONDS
-MAX_RECEIVE_COUNT = 5
-"""Deliveries before SQS moves a message to the dead-letter queue."""
+MAX_ATTEMPTS = 5
+"""Deliveries a role works on a message; the last failing one gives up with the cause."""
+MAX_RECEIVE_COUNT = MAX_ATTEMPTS + 1
+"""Deliveries before SQS moves a message to the dead-letter queue. The one past the attempts
+comes only when every attempt died without settling the message (killed, out of memory, a
+crashing algorithm): the role reports that instead of working on it again."""
 MESSAGE_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 """Dead letters are kept for the SQS maximum so a failed tile can still be redriven."""

@@ -21,6 +21,7 @@ from pivfleet.core.ports import ACK, BlobStore, Message, Outcome
 from pivfleet.core.stitching import stitch_tiles, to_field
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
+from pivfleet.roles.consumer import DeadLetterAbandoned
 from pivfleet.roles.storage import RunStorage
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,12 @@ class Collector:
         work, keys = self.storage.work, self.storage.keys
         work.put(keys.result_record(result.pair, result.tile), result.model_dump_json().encode())
         results = self.pair_results(result.pair)
-        if results is None or work.exists(keys.pair_status(result.pair)):
+        if results is None:
             return Collected()
+        if work.exists(keys.pair_status(result.pair)):
+            # A redelivery: if a collector died after the pair and before the run's summary,
+            # this is the event that finishes the run.
+            return Collected(summary=self.finish_run())
         status = self.finish_pair(self.plan.pair(result.pair), results)
         return Collected(status, self.finish_run())
 
@@ -120,7 +125,7 @@ def record_failed_pairs(plan: RunPlan, storage: RunStorage) -> None:
         storage.work.put_if_absent(key, status.model_dump_json().encode())
 
 
-class ResultCollector:
+class ResultCollector(DeadLetterAbandoned):
     """The results queue's handler: results of any run in one bucket, each run's plan read once."""
 
     def __init__(self, bucket: BlobStore) -> None:

@@ -1,25 +1,29 @@
 """The one consume loop and the one message policy.
 
 Every role handles one message at a time and says what becomes of it (an `Outcome`). `decide`
-applies the policy around the handler: a message that can never be processed is dead-lettered
-at once with its reason; any other error is retried with backoff, and dead-lettered when its
-last delivery fails. `consume` is the loop the worker, the embedded run and the dispatcher and
-collector pollers run; the Lambda entries call `decide` on each record of their batch.
+applies the policy around the role: a message that can never be processed is dead-lettered at
+once with its reason; any other error is retried with backoff and given up, with its cause,
+when its last attempt fails; a message whose every attempt died without settling it (the
+process killed, out of memory) is reported by the role instead of tried again. `Consumer` is
+the loop the worker, the embedded run and the dispatcher and collector pollers run; the Lambda
+entries call `decide` on each record of their batch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from pivfleet.core.backoff import backoff_seconds
 from pivfleet.core.errors import PoisonMessageError
 from pivfleet.core.ports import RELEASE, JobQueue, Message, Outcome, dead_letter, retry_in
-from pivfleet.core.topology import MAX_RECEIVE_COUNT
+from pivfleet.core.topology import MAX_ATTEMPTS
+from pivfleet.roles.heartbeat import Heartbeat, Lease
 
 log = logging.getLogger(__name__)
-MessageHandler = Callable[[Message], Outcome]
 
 RETRY_BASE_SECONDS = 5
 RETRY_MAX_SECONDS = 300
@@ -29,15 +33,38 @@ RECEIVE_ERROR_BASE_SECONDS = 0.5
 RECEIVE_ERROR_MAX_SECONDS = 10.0
 
 
-def is_last_delivery(message: Message) -> bool:
-    """After this delivery the queue moves the message to its dead-letter queue."""
-    return message.receive_count >= MAX_RECEIVE_COUNT
+class Role(Protocol):
+    """A role's side of the loop."""
+
+    def handle(self, message: Message) -> Outcome: ...
+
+    def abandon(self, message: Message, reason: str) -> Outcome:
+        """Every attempt at `message` died without settling it: report that, say its fate."""
+        ...
 
 
-def decide(handle: MessageHandler, message: Message) -> Outcome:
-    """Run `handle` under the policy: poison pills dead-lettered, other errors retried."""
+class DeadLetterAbandoned:
+    """The default `abandon`: nothing to report beyond the dead letter and its reason."""
+
+    def abandon(self, message: Message, reason: str) -> Outcome:
+        return dead_letter(reason)
+
+
+def is_last_attempt(message: Message) -> bool:
+    return message.receive_count >= MAX_ATTEMPTS
+
+
+def decide(role: Role, message: Message) -> Outcome:
+    """Run the role on `message` under the policy."""
+    if message.receive_count > MAX_ATTEMPTS:
+        reason = (
+            f"died on every delivery: {message.receive_count - 1} attempts ended without a "
+            "result (the process was killed, ran out of memory or crashed)"
+        )
+        log.error("abandoning a message", extra={"message_id": message.message_id})
+        return role.abandon(message, reason)
     try:
-        return handle(message)
+        return role.handle(message)
     except PoisonMessageError as error:
         log.error(
             "dead-lettering a message that can never be processed", extra=_about(message, error)
@@ -45,9 +72,9 @@ def decide(handle: MessageHandler, message: Message) -> Outcome:
         return dead_letter(str(error))
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
-        if is_last_delivery(message):
+        if is_last_attempt(message):
             log.exception("giving up on a message", extra=_about(message, error))
-            return dead_letter(f"gave up after {message.receive_count} deliveries: {reason}")
+            return dead_letter(f"gave up after {message.receive_count} attempts: {reason}")
         delay = int(backoff_seconds(message.receive_count, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS))
         log.warning("message failed; retrying", extra={**_about(message, error), "delay": delay})
         return retry_in(delay)
@@ -72,25 +99,56 @@ def settle(queue: JobQueue, message: Message, outcome: Outcome) -> None:
         queue.extend(message, 0)
 
 
-def consume(
-    queue: JobQueue,
-    handle: MessageHandler,
-    stop: threading.Event,
-    batch_size: int = 1,
-    wait_seconds: float = RECEIVE_WAIT_SECONDS,
-) -> None:
-    """Receive, decide and settle until `stop` is set; a failing endpoint is retried with backoff.
+@dataclass(frozen=True)
+class Intake:
+    """How a consumer receives: batch size, long-poll wait, and the lease it holds messages on
+    (None: the queue's visibility timeout, no renewal)."""
 
-    A message received after `stop` is handed straight back for another consumer."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            for message in queue.receive(batch_size, wait_seconds):
-                settle(queue, message, RELEASE if stop.is_set() else decide(handle, message))
-            failures = 0
-        except Exception:
-            failures += 1
-            log.exception("receive failed; retrying", extra={"queue": queue.name})
-            stop.wait(
-                backoff_seconds(failures, RECEIVE_ERROR_BASE_SECONDS, RECEIVE_ERROR_MAX_SECONDS)
-            )
+    batch_size: int = 1
+    wait_seconds: float = RECEIVE_WAIT_SECONDS
+    lease: Lease | None = None
+
+
+@dataclass
+class Consumer:
+    """Receive, decide and settle until stopped; a failing endpoint is retried with backoff.
+
+    A message received after the stop is handed straight back for another consumer."""
+
+    queue: JobQueue
+    role: Role
+    intake: Intake = field(default_factory=Intake)
+    in_hand: list[Message] = field(default_factory=list)
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                self.take(stop)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("receive failed; retrying", extra={"queue": self.queue.name})
+                delay = backoff_seconds(
+                    failures, RECEIVE_ERROR_BASE_SECONDS, RECEIVE_ERROR_MAX_SECONDS
+                )
+                stop.wait(delay)
+
+    def take(self, stop: threading.Event) -> None:
+        """One receive, its messages decided and settled in order under one lease."""
+        lease, intake = self.intake.lease, self.intake
+        hidden = lease.hidden_seconds if lease else None
+        self.in_hand[:] = self.queue.receive(intake.batch_size, intake.wait_seconds, hidden)
+        if not self.in_hand:
+            return
+        with Heartbeat(self.queue, self.in_hand, lease) if lease else nullcontext():
+            for message in list(self.in_hand):
+                outcome = RELEASE if stop.is_set() else decide(self.role, message)
+                self.in_hand.remove(message)
+                settle(self.queue, message, outcome)
+
+    def release(self) -> None:
+        """Hand back every message in hand at once (shutdown ran out of time)."""
+        for message in list(self.in_hand):
+            self.queue.extend(message, 0)
+            log.info("released a message in hand at shutdown", extra={"queue": self.queue.name})

@@ -15,12 +15,13 @@ from pydantic import ValidationError
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
 from pivfleet.core.imaging import decode_frame
 from pivfleet.core.keys import bucket_keys
-from pivfleet.core.plan import RunInput, RunPlan, plan_run
+from pivfleet.core.plan import RunInput, RunPlan, plan_jobs, plan_run
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome
 from pivfleet.core.spec import RunSpec, describe_validation
 from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
 from pivfleet.roles.collector import Collector, record_failed_pairs
+from pivfleet.roles.consumer import DeadLetterAbandoned
 from pivfleet.roles.storage import RunStorage
 
 log = logging.getLogger(__name__)
@@ -31,18 +32,31 @@ JobsQueueFinder = Callable[[str], JobQueue]
 def dispatch_run(
     spec: RunSpec, frames: RunInput, storage: RunStorage, send: Callable[[list[str]], None]
 ) -> RunPlan | None:
-    """Plan and enqueue `spec`; None if this run was already dispatched (a redelivery)."""
+    """Plan `spec` once and send its jobs; None if they were sent already (a redelivery).
+
+    Each step is resumable from the store: a plan without its jobs-sent marker (a dispatcher
+    killed in between) has its jobs sent again, which is harmless since job keys are
+    deterministic."""
     work, keys = storage.work, storage.keys
-    if work.exists(keys.plan()):
+    if work.exists(keys.jobs_sent()):
         return None
-    plan, jobs = plan_run(spec, frames)
+    plan = stored_plan(storage) or plan_run(spec, frames)
     if not work.put_if_absent(keys.plan(), plan.model_dump_json().encode()):
-        return None
+        plan = stored_plan(storage) or plan  # another dispatcher planned first: use its plan
     record_failed_pairs(plan, storage)
+    jobs = plan_jobs(plan)
     send([job.model_dump_json() for job in jobs])
+    work.put_if_absent(keys.jobs_sent(), str(len(jobs)).encode())
     if not jobs:
         Collector(storage, plan).finish_run()
     return plan
+
+
+def stored_plan(storage: RunStorage) -> RunPlan | None:
+    try:
+        return RunPlan.model_validate_json(storage.work.get(storage.keys.plan()))
+    except KeyError:
+        return None
 
 
 def notified_keys(body: str) -> list[str]:
@@ -61,7 +75,7 @@ def run_folder(key: str) -> str | None:
 
 
 @dataclass
-class Dispatcher:
+class Dispatcher(DeadLetterAbandoned):
     """Dispatches the runs whose `run.json` lands in `inputs`; plans and outputs go to `outputs`."""
 
     inputs: BlobStore

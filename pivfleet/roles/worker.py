@@ -15,9 +15,8 @@ from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, dead_letter
 from pivfleet.core.vectors import Vectors, encode_vectors
-from pivfleet.roles.consumer import is_last_delivery
+from pivfleet.roles.consumer import is_last_attempt
 from pivfleet.roles.frame_cache import FrameCache
-from pivfleet.roles.heartbeat import Heartbeat, HeartbeatTiming
 from pivfleet.roles.metrics import tile_metric
 
 log = logging.getLogger("worker")
@@ -72,25 +71,17 @@ def failed_result(job: TileJob, error: str, seconds: float = 0.0) -> TileResult:
 
 @dataclass
 class Worker:
-    """The jobs queue's handler: run the tile under a heartbeat, send its result, then retire
-    the job. Reporting first means a crash between the two repeats the (idempotent) job
-    instead of losing its result."""
+    """The jobs queue's role: run the tile, send its result, then retire the job. Reporting
+    first means a crash between the two repeats the (idempotent) job instead of losing its
+    result."""
 
-    jobs: JobQueue
     results: JobQueue
     run_tile: TileRunner
-    heartbeat: HeartbeatTiming
-    in_hand: Message | None = None
 
     def handle(self, message: Message) -> Outcome:
         job = parse_message(message.body, TileJob)
-        started, self.in_hand = time.perf_counter(), message
-        try:
-            with Heartbeat(self.jobs, message, self.heartbeat):
-                result = self.attempt(job, message)
-        finally:
-            self.in_hand = None
-        self.results.send([result.model_dump_json()])
+        started = time.perf_counter()
+        result = self.attempt(job, message)
         log.info(
             "tile processed",
             extra={
@@ -101,23 +92,23 @@ class Worker:
                 **tile_metric(job.algorithm, result.seconds),
             },
         )  # fmt: skip
-        return ACK if result.status == "done" else dead_letter(result.error or "failed")
+        return self.report(result)
 
-    def release(self) -> None:
-        """Hand the job in hand back at once, for another worker (shutdown ran out of time)."""
-        if self.in_hand is not None:
-            self.jobs.extend(self.in_hand, 0)
-            log.info("released the tile in hand at shutdown")
+    def abandon(self, message: Message, reason: str) -> Outcome:
+        """Workers died on every delivery of this job: its tile fails, so its pair finishes."""
+        return self.report(failed_result(parse_message(message.body, TileJob), reason))
+
+    def report(self, result: TileResult) -> Outcome:
+        self.results.send([result.model_dump_json()])
+        return ACK if result.status == "done" else dead_letter(result.error or "failed")
 
     def attempt(self, job: TileJob, message: Message) -> TileResult:
         """The tile's result; a transient error is raised to be retried, except on the last
-        delivery, where it becomes the tile's failed result so its pair still finishes."""
+        attempt, where it becomes the tile's failed result so its pair still finishes."""
         try:
             return self.run_tile(job)
         except Exception as error:
-            if not is_last_delivery(message):
+            if not is_last_attempt(message):
                 raise
-            reason = (
-                f"gave up after {message.receive_count} deliveries: {type(error).__name__}: {error}"
-            )
-            return failed_result(job, reason)
+            cause = f"{type(error).__name__}: {error}"
+            return failed_result(job, f"gave up after {message.receive_count} attempts: {cause}")

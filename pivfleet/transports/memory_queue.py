@@ -46,16 +46,24 @@ class InMemoryQueue:
                 self._messages[message_id] = _Stored(message_id, body)
             self._lock.notify_all()
 
-    def receive(self, max_messages: int = 1, wait_seconds: float = 0.0) -> list[Message]:
+    def receive(
+        self,
+        max_messages: int = 1,
+        wait_seconds: float = 0.0,
+        visibility_seconds: int | None = None,
+    ) -> list[Message]:
         deadline = self.clock() + wait_seconds
+        hidden = (
+            self.visibility_timeout_seconds if visibility_seconds is None else visibility_seconds
+        )
         while True:
             with self._lock:
-                taken = self._take_visible(max_messages)
+                taken = self._take_visible(max_messages, hidden)
             if taken or self.clock() >= deadline:
                 return taken
             time.sleep(POLL_INTERVAL_SECONDS)
 
-    def _take_visible(self, max_messages: int) -> list[Message]:
+    def _take_visible(self, max_messages: int, hidden_seconds: float) -> list[Message]:
         now, taken = self.clock(), list[Message]()
         for stored in list(self._messages.values()):
             if len(taken) == max_messages:
@@ -66,7 +74,7 @@ class InMemoryQueue:
                 self._move_to_dlq(stored, "max receive count reached")
                 continue
             stored.receive_count += 1
-            stored.visible_at = now + self.visibility_timeout_seconds
+            stored.visible_at = now + hidden_seconds
             stored.receipt = f"{stored.message_id}#{stored.receive_count}"
             taken.append(
                 Message(stored.body, stored.receipt, stored.receive_count, stored.message_id)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import (
         MessageAttributeValueTypeDef,
         MessageTypeDef,
+        ReceiveMessageRequestTypeDef,
         SendMessageBatchRequestEntryTypeDef,
     )
 
@@ -56,13 +57,21 @@ class SqsJobQueue:
         if response.get("Failed"):
             raise RuntimeError(f"{self.name}: SendMessageBatch failed for {response['Failed']}")
 
-    def receive(self, max_messages: int = 1, wait_seconds: float = 0.0) -> list[Message]:
-        response = self.sqs.receive_message(
-            QueueUrl=self.url,
-            MaxNumberOfMessages=max(1, min(max_messages, SQS_MAX_BATCH_MESSAGES)),
-            WaitTimeSeconds=int(min(wait_seconds, SQS_MAX_WAIT_SECONDS)),
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        )
+    def receive(
+        self,
+        max_messages: int = 1,
+        wait_seconds: float = 0.0,
+        visibility_seconds: int | None = None,
+    ) -> list[Message]:
+        request: ReceiveMessageRequestTypeDef = {
+            "QueueUrl": self.url,
+            "MaxNumberOfMessages": max(1, min(max_messages, SQS_MAX_BATCH_MESSAGES)),
+            "WaitTimeSeconds": int(min(wait_seconds, SQS_MAX_WAIT_SECONDS)),
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+        }
+        if visibility_seconds is not None:
+            request["VisibilityTimeout"] = visibility_seconds
+        response = self.sqs.receive_message(**request)
         return [to_message(m) for m in response.get("Messages", [])]
 
     def ack(self, message: Message) -> None:

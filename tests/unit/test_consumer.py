@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -14,10 +15,15 @@ from pivfleet.core.plan import PairPlan, make_job
 from pivfleet.core.ports import ACK, Message, Outcome
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.tiling import plan_tiles
-from pivfleet.core.topology import MAX_RECEIVE_COUNT
-from pivfleet.roles.consumer import RETRY_BASE_SECONDS, consume, decide
+from pivfleet.core.topology import MAX_ATTEMPTS, MAX_RECEIVE_COUNT
+from pivfleet.roles.consumer import (
+    RETRY_BASE_SECONDS,
+    Consumer,
+    DeadLetterAbandoned,
+    Intake,
+    decide,
+)
 from pivfleet.roles.dispatcher import notified_keys
-from pivfleet.roles.heartbeat import HeartbeatTiming
 from pivfleet.roles.worker import Worker
 from pivfleet.transports.memory_queue import InMemoryQueue
 
@@ -26,11 +32,18 @@ def message(body: str = "{}", receive_count: int = 1) -> Message:
     return Message(body, "receipt", receive_count, "id")
 
 
-def failing(error: Exception):
+class Handler(DeadLetterAbandoned):
+    """A role made of one function."""
+
+    def __init__(self, handle: Callable[[Message], Outcome]) -> None:
+        self.handle = handle
+
+
+def failing(error: Exception) -> Handler:
     def handle(_: Message) -> Outcome:
         raise error
 
-    return handle
+    return Handler(handle)
 
 
 def test_a_poison_pill_is_dead_lettered_at_once_with_its_reason() -> None:
@@ -38,7 +51,7 @@ def test_a_poison_pill_is_dead_lettered_at_once_with_its_reason() -> None:
     assert (outcome.action, outcome.reason) == ("dead_letter", "invalid message: x")
 
 
-@pytest.mark.parametrize("receive_count", [1, 2, MAX_RECEIVE_COUNT - 1])
+@pytest.mark.parametrize("receive_count", [1, 2, MAX_ATTEMPTS - 1])
 def test_other_errors_are_retried_with_growing_backoff(receive_count: int) -> None:
     outcome = decide(
         failing(ConnectionError("endpoint down")), message(receive_count=receive_count)
@@ -47,10 +60,20 @@ def test_other_errors_are_retried_with_growing_backoff(receive_count: int) -> No
     assert outcome.delay_seconds == RETRY_BASE_SECONDS * 2 ** (receive_count - 1)
 
 
-def test_the_last_delivery_gives_up_saying_why() -> None:
-    outcome = decide(failing(OSError("disk full")), message(receive_count=MAX_RECEIVE_COUNT))
+def test_the_last_attempt_gives_up_saying_why() -> None:
+    outcome = decide(failing(OSError("disk full")), message(receive_count=MAX_ATTEMPTS))
     assert outcome.action == "dead_letter"
-    assert outcome.reason == f"gave up after {MAX_RECEIVE_COUNT} deliveries: OSError: disk full"
+    assert outcome.reason == f"gave up after {MAX_ATTEMPTS} attempts: OSError: disk full"
+
+
+def test_a_message_every_attempt_died_on_is_abandoned_not_run_again() -> None:
+    """The delivery past the attempts comes only when each attempt vanished unsettled."""
+    ran: list[Message] = []
+    outcome = decide(
+        Handler(lambda m: ran.append(m) or ACK), message(receive_count=MAX_RECEIVE_COUNT)
+    )
+    assert not ran
+    assert outcome.action == "dead_letter" and "died on every delivery" in outcome.reason
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -91,7 +114,7 @@ def test_consume_settles_each_outcome_on_the_queue() -> None:
             raise TimeoutError("slow endpoint")
         return ACK
 
-    consume(queue, handle, stop, batch_size=3, wait_seconds=0)
+    Consumer(queue, Handler(handle), Intake(batch_size=3, wait_seconds=0)).run(stop)
     assert sorted(seen) == ["flaky", "ok", "poison"]
     assert [(d.body, d.dead_reason) for d in queue.dead_letters] == [("poison", "bad body")]
     assert len(queue) == 1  # "flaky" waits out its backoff, hidden
@@ -109,7 +132,7 @@ def test_messages_received_after_stop_are_handed_back_untouched() -> None:
         stop.set()
         return ACK
 
-    consume(queue, handle, stop, batch_size=2, wait_seconds=0)
+    Consumer(queue, Handler(handle), Intake(batch_size=2, wait_seconds=0)).run(stop)
     assert handled == ["a"]
     assert [m.body for m in queue.receive(10)] == ["b"]  # visible again at once
 
@@ -120,20 +143,31 @@ def tile_job() -> TileJob:
     return make_job(spec, pair, plan_tiles((64, 64), spec.piv, None)[0], 1)
 
 
-def test_a_worker_reports_a_failed_tile_on_its_last_delivery() -> None:
+def test_a_worker_reports_a_failed_tile_on_its_last_attempt() -> None:
     """So the pair still finishes: the result names the cause, the job goes to the DLQ."""
-    jobs, results = InMemoryQueue("jobs"), InMemoryQueue("results")
+    results = InMemoryQueue("results")
 
     def run_tile(job: TileJob) -> TileResult:
         raise MemoryError("frame too large")
 
-    worker = Worker(jobs, results, run_tile, HeartbeatTiming(60, 120))
+    worker = Worker(results, run_tile)
     job = tile_job()
     with pytest.raises(MemoryError):
         worker.handle(message(job.model_dump_json(), receive_count=1))
-    outcome = worker.handle(message(job.model_dump_json(), receive_count=MAX_RECEIVE_COUNT))
+    outcome = worker.handle(message(job.model_dump_json(), receive_count=MAX_ATTEMPTS))
     assert outcome.action == "dead_letter" and "MemoryError: frame too large" in outcome.reason
     [sent] = results.receive(10)
     result = TileResult.model_validate_json(sent.body)
     assert (result.status, result.core) == ("failed", job.tile.core)
     assert result.error == outcome.reason
+
+
+def test_a_worker_reports_a_job_every_attempt_died_on() -> None:
+    results = InMemoryQueue("results")
+    worker = Worker(results, lambda job: pytest.fail("an abandoned job must not run again"))
+    job = tile_job()
+    outcome = decide(worker, message(job.model_dump_json(), receive_count=MAX_RECEIVE_COUNT))
+    [sent] = results.receive(10)
+    result = TileResult.model_validate_json(sent.body)
+    assert (result.status, result.tile) == ("failed", job.tile.index)
+    assert "died on every delivery" in (result.error or "") and outcome.action == "dead_letter"

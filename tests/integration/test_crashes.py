@@ -1,0 +1,112 @@
+"""Crash-consistent runs on LocalStack: a role killed at an exact step never hangs a run.
+
+Each crashing role is `tests/crashing_role.py`: the real role, dying (exit 137, nothing
+settled, as `kill -9`) at one named point. Its successor finds the step done and does the next
+one; messages a dead poller held come back after its short lease, in seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pivfleet.cloud.bootstrap import bootstrap
+from pivfleet.cloud.config import CloudConfig
+from pivfleet.core.topology import MAX_ATTEMPTS, POLLER_LEASE_SECONDS
+from tests.crashing_role import KILLED_EXIT_CODE
+from tests.integration.helpers import Cloud, Role, Roles, wait_for
+from tests.integration.test_pipeline import noop_spec, pair_frames
+
+pytestmark = pytest.mark.usefixtures("localstack_endpoint")
+RECOVERY_SECONDS = POLLER_LEASE_SECONDS + 60
+"""A lease to run out and a run to finish: seconds, never the queue's 30-minute visibility."""
+
+
+@pytest.fixture
+def cloud(aws_prefix: str) -> Cloud:
+    bootstrap(CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix}), ["noop"])
+    return Cloud(aws_prefix)
+
+
+@pytest.fixture
+def roles(tmp_path: Path, aws_prefix: str) -> Iterator[Roles]:
+    started = Roles(tmp_path, aws_prefix)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        print(started.logs())
+
+
+def killed(role: Role, what: str) -> None:
+    wait_for(lambda: role.process.poll() is not None, 60, what)
+    assert role.process.returncode == KILLED_EXIT_CODE, role.log.read_text()[-2000:]
+
+
+@pytest.mark.parametrize("point", ["before_plan", "before_jobs", "mid_send"])
+def test_a_dispatcher_killed_at_any_step_is_resumed(cloud: Cloud, roles: Roles, point: str) -> None:
+    run = f"d-{point.replace('_', '-')}"
+    roles.start("worker", algorithm="noop", worker_processes="1")
+    collector = roles.start("collector")
+    crashing = roles.start("tests.crashing_role", test_crash=f"dispatcher:{point}")
+    cloud.submit(noop_spec(run, tiling=64), pair_frames("p"))
+    killed(crashing, f"the dispatcher to die {point.replace('_', ' ')}")
+    assert cloud.summary(run) is None
+    roles.start("dispatcher")
+    summary = wait_for(lambda: cloud.summary(run), RECOVERY_SECONDS, f"{run}/summary.json")
+    assert summary["status"] == "done", summary
+    assert summary["tiles"] > 10, "enough jobs for more than one SendMessageBatch"
+    assert cloud.output_keys(f"{run}/p/") == [f"{run}/p/exp1_001.nc", f"{run}/p/exp1_001.txt"]
+    assert len(collector.messages("pair finished")) == 1
+    assert len(collector.messages("run finished")) == 1
+
+
+def test_a_collector_killed_before_the_summary_is_resumed(cloud: Cloud, roles: Roles) -> None:
+    roles.start("dispatcher")
+    roles.start("worker", algorithm="noop", worker_processes="1")
+    crashing = roles.start("tests.crashing_role", test_crash="collector:before_summary")
+    cloud.submit(noop_spec("c", tiling="none"), pair_frames("p", "q"))
+    killed(crashing, "the collector to die between the last pair and the summary")
+    assert len(cloud.output_keys("runs/c/pairs/")) == 2 and cloud.summary("c") is None
+    roles.start("collector")
+    summary = wait_for(lambda: cloud.summary("c"), RECOVERY_SECONDS, "c/summary.json")
+    assert (summary["status"], summary["pairs_done"]) == ("done", 2), summary
+
+
+def test_a_job_whose_worker_dies_on_every_delivery_fails_its_pair(
+    cloud: Cloud, roles: Roles
+) -> None:
+    roles.start("dispatcher")
+    roles.start("collector")
+    cloud.submit(noop_spec("oom", tiling="none"), pair_frames("p"))
+    settings = {"algorithm": "noop", "worker_processes": "1", "visibility_seconds": "2"}
+    deaths, deadline = 0, time.monotonic() + 120
+    while cloud.summary("oom") is None and time.monotonic() < deadline:
+        worker = roles.start("tests.crashing_role", test_crash="worker:every_tile", **settings)
+        wait_for(
+            lambda w=worker: w.process.poll() is not None or cloud.summary("oom"), 30, "a death"
+        )
+        deaths += worker.process.poll() == KILLED_EXIT_CODE
+    summary = cloud.summary("oom")
+    assert summary is not None, "the run never finished"
+    assert deaths == MAX_ATTEMPTS
+    [pair] = summary["pairs"]
+    assert summary["status"] == "failed" and pair["status"] == "failed", summary
+    assert "died on every delivery" in pair["errors"][0], pair
+    [letter] = cloud.drain("jobs-noop-dlq")
+    assert "died on every delivery" in letter["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_a_malformed_upload_notification_is_dead_lettered_at_once(
+    cloud: Cloud, roles: Roles
+) -> None:
+    cloud.sqs.send_message(QueueUrl=cloud.url("uploads"), MessageBody="not a notification")
+    roles.start("dispatcher")
+    started = time.monotonic()
+    [letter] = wait_for(lambda: cloud.drain("uploads-dlq"), 60, "the uploads dead letter")
+    assert time.monotonic() - started < 60
+    assert letter["Body"] == "not a notification"
+    assert "not an S3 notification" in letter["MessageAttributes"]["reason"]["StringValue"]
