@@ -70,7 +70,8 @@ def synthetic_png(size: int, shift: int, seed: int = 7) -> bytes:
 
 def tile_jobs(count: int) -> list[Any]:
     """`count` real TileJobs for a synthetic pair (tiles planned exactly as the dispatcher does)."""
-    from pivfleet.core.plan import PairPlan, make_job
+    from pivfleet.core.keys import new_generation
+    from pivfleet.core.plan import PairPlan, RunPlan, make_job
     from pivfleet.core.spec import RunSpec
     from pivfleet.core.tiling import grid_shape, plan_tiles
 
@@ -87,7 +88,8 @@ def tile_jobs(count: int) -> list[Any]:
         frame_b="bench-enqueue/cam/frame_0001_b.tif", image_shape=shape,
         grid_shape=grid_shape(shape, spec.piv.windows[-1], spec.piv.steps[-1]),
     )  # fmt: skip
-    return [make_job(spec, pair, tile, len(tiles)) for tile in tiles]
+    plan = RunPlan(spec=spec, generation=new_generation(), pairs=[pair])
+    return [make_job(plan, pair, tile, len(tiles)) for tile in tiles]
 
 
 def raw_sender(queue_url: str) -> Callable[[list[str]], None]:

@@ -30,7 +30,10 @@ def work(config: CloudConfig) -> None:
         return
     jobs, results = queues
     frames, outputs = FrameCache(deployment.inputs()), deployment.outputs()
-    worker = Worker(results, lambda job: process_tile(job, frames, outputs, bucket_keys(job.run)))
+    worker = Worker(
+        results,
+        lambda job: process_tile(job, frames, outputs, bucket_keys(job.run, job.generation)),
+    )
     consumer = Consumer(jobs, worker, Intake(lease=config.job_lease))
     drain_on_sigterm(stop, config.drain_seconds, consumer.release)
     log.info("worker started", extra={"queue": jobs.name})

@@ -40,7 +40,7 @@ def command_submit(args: argparse.Namespace) -> int:
     from pivfleet.cloud.submission import submit
 
     spec = options.build_spec(args, run=args.run, workers=args.expected_workers)
-    count = submit(connect(), Path(args.input), spec)
+    count = submit(connect(), Path(args.input), spec, replace=args.replace)
     print(
         f"uploaded {count} frames and {args.run}/run.json; follow with: pivfleet status {args.run}"
     )
@@ -86,6 +86,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     submit.add_argument("input")
     submit.add_argument("--run", required=True, help="run name (letters, digits, . _ -)")
     submit.add_argument("--expected-workers", type=int, default=16, help="for --tiling auto")
+    submit.add_argument(
+        "--replace", action="store_true", help="replace an earlier run of this id, outputs too"
+    )
     options.add_run_options(submit)
     submit.set_defaults(handler=command_submit)
     status = commands.add_parser("status", help="progress of a run")

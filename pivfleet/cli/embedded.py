@@ -4,6 +4,7 @@ code the Lambda and the containers run; only the transports differ."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from pivfleet.core.errors import OutputError
 from pivfleet.core.imaging import Frame, read_frame
-from pivfleet.core.keys import RunKeys
+from pivfleet.core.keys import OUTPUT_SUFFIXES, SUMMARY_FILENAME, RunKeys, new_generation
 from pivfleet.core.messages import TileJob, TileResult, parse_message
+from pivfleet.core.pairing import pair_frames
 from pivfleet.core.plan import RunInput, RunPlan
 from pivfleet.core.ports import ACK, Message, Outcome
 from pivfleet.core.progress import Progress
@@ -67,6 +69,21 @@ def check_output_folder(input_dir: Path, out_dir: Path) -> None:
         ) from None
 
 
+def earlier_results(out_dir: Path, pairs: list[str]) -> list[Path]:
+    """Files in `out_dir` a run's outputs would be mixed with: the summary, the files of the
+    pairs it lists, and any output file named after one of `pairs`."""
+    summary_path = out_dir / SUMMARY_FILENAME
+    named = set(pairs)
+    if summary_path.is_file():
+        with contextlib.suppress(ValueError):  # not ours after all: only the file is in the way
+            earlier = RunSummary.model_validate_json(summary_path.read_bytes())
+            named |= {p.pair for p in earlier.pairs}
+    candidates = [summary_path] + [
+        out_dir / f"{p}{s}" for p in sorted(named) for s in OUTPUT_SUFFIXES
+    ]
+    return [path for path in candidates if path.is_file()]
+
+
 @dataclass
 class EmbeddedCollector(DeadLetterAbandoned):
     """The results queue's handler here: collect, show progress, stop when the run is done."""
@@ -98,14 +115,17 @@ class EmbeddedRun:
     input_dir: Path
     out_dir: Path
     workers: int
+    replace: bool = False
+    """Remove an earlier run's results from `out_dir` first, instead of refusing to run."""
 
     def execute(self) -> RunSummary:
         check_output_folder(self.input_dir, self.out_dir)
+        self.clear_earlier_results()
         with tempfile.TemporaryDirectory(prefix=".pivfleet-", dir=self.out_dir) as scratch:
             return self._execute(Path(scratch))
 
     def _execute(self, scratch: Path) -> RunSummary:
-        keys = RunKeys(run=self.spec.run, outputs_prefix="")
+        keys = RunKeys(run=self.spec.run, generation=new_generation(), outputs_prefix="")
         storage = RunStorage(FileBlobStore(scratch), FileBlobStore(self.out_dir), keys)
         inputs = RunInput(FileBlobStore(self.input_dir).list(""), self._read)
         jobs = InMemoryQueue(f"jobs-{self.spec.algorithm}")
@@ -118,6 +138,21 @@ class EmbeddedRun:
             self.workers, initializer=init_pool_process, initargs=args
         ) as pool:
             return self._consume(plan, Collector(storage, plan), jobs, pool)
+
+    def clear_earlier_results(self) -> None:
+        """Results are never stale: an earlier run's files in `out_dir` (its summary, and any
+        file this run would write) are removed with `replace`, and refused without it."""
+        names = FileBlobStore(self.input_dir).list("")
+        pairs = [pair.name for pair in pair_frames(names, self.spec.pairing)]
+        earlier = earlier_results(self.out_dir, pairs)
+        if earlier and not self.replace:
+            shown = ", ".join(p.name for p in earlier[:3]) + (", …" if len(earlier) > 3 else "")
+            raise OutputError(
+                f"--out {self.out_dir} holds an earlier run's results ({shown}): add --replace "
+                "to replace them, or choose another --out"
+            )
+        for path in earlier:
+            path.unlink()
 
     def _read(self, name: str) -> Frame:
         return read_frame(str(self.input_dir / name))

@@ -17,7 +17,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     workers = args.workers or available_cores()
     spec = options.build_spec(args, run=args.run or "local", workers=workers)
-    summary = EmbeddedRun(spec, Path(args.input), Path(args.out), workers).execute()
+    run = EmbeddedRun(spec, Path(args.input), Path(args.out), workers, replace=args.replace)
+    summary = run.execute()
     print(
         f"{summary.pairs_done} done, {summary.pairs_partial} partial, "
         f"{summary.pairs_failed} failed of {summary.pairs_total} pairs "
@@ -39,6 +40,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run.add_argument("--out", required=True, help="folder for results (outside INPUT)")
     run.add_argument("--workers", type=int, help="processes (default: all cores)")
     run.add_argument("--run", help="run name recorded in the outputs (default: local)")
+    run.add_argument(
+        "--replace", action="store_true", help="replace an earlier run's results in --out"
+    )
     options.add_run_options(run)
     run.set_defaults(handler=command_run)
     samples = commands.add_parser("samples", help="copy OpenPIV's sample pairs into a folder")

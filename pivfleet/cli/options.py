@@ -60,7 +60,7 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--median-threshold", type=float, help="local median test threshold (default 3)")
     add("--median-size", type=int, help="local median kernel half-size (default 1)")
     add("--normalized-median", dest="median_normalized", action="store_true", default=None)
-    add("--replace", dest="filter_method", choices=["localmean", "disk", "distance"])
+    add("--replace-method", dest="filter_method", choices=["localmean", "disk", "distance"])
     add("--replace-iterations", dest="max_filter_iteration", type=int)
     add("--replace-kernel", dest="filter_kernel_size", type=int)
     add("--no-replace", dest="replace_vectors", action="store_false", default=None)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from pivfleet.cloud.deployment import Deployment
-from pivfleet.core.keys import bucket_keys
+from pivfleet.core.keys import bucket_keys, current_generation
 from pivfleet.core.plan import RunPlan
 from pivfleet.core.progress import Counts, progress_line
 from pivfleet.core.summary import PairStatus, RunSummary
@@ -43,7 +43,8 @@ class RunStatus:
 
 
 def read_status(deployment: Deployment, run: str) -> RunStatus:
-    store, keys = deployment.outputs(), bucket_keys(run)
+    store = deployment.outputs()
+    keys = bucket_keys(run, current_generation(store, run) or "none")
     summary = plan = None
     if store.exists(keys.summary()):
         summary = RunSummary.model_validate_json(store.get(keys.summary()))

@@ -25,6 +25,10 @@ class OutputError(PivfleetError):
     """The output folder cannot be used."""
 
 
+class RunExistsError(PivfleetError):
+    """A run id is taken by an earlier submission; replacing it must be asked for."""
+
+
 class AlgorithmError(PivfleetError):
     """An algorithm is unknown or failed on a tile."""
 

@@ -1,10 +1,41 @@
-"""Deterministic keys: a redelivered job overwrites the same object, never a new one."""
+"""Deterministic keys: a redelivered job overwrites the same object, never a new one.
+
+Intermediate objects live under `runs/<run>/<generation>/`: a submission's work never mixes
+with an earlier one's, and `runs/<run>/current` names the generation whose outputs count.
+"""
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
+
+from pivfleet.core.ports import BlobStore
 
 WORK_PREFIX = "runs"
+SUMMARY_FILENAME = "summary.json"
+TEXT_SUFFIX, NETCDF_SUFFIX, PLOT_SUFFIX = ".txt", ".nc", ".png"
+OUTPUT_SUFFIXES = (TEXT_SUFFIX, NETCDF_SUFFIX, PLOT_SUFFIX)
+"""A pair's output files are `<pair><suffix>`."""
+GENERATION_PATTERN = r"^\d{8}T\d{6}\d{3}Z-[0-9A-Za-z]{1,16}$"
+
+
+def new_generation(now: float | None = None) -> str:
+    """A fresh generation id; ids sort in the order they were made."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    millis = int(((time.time() if now is None else now) % 1) * 1000)
+    return f"{stamp}{millis:03d}Z-{uuid.uuid4().hex[:8]}"
+
+
+def upload_generation(event_time: str, sequencer: str) -> str:
+    """The generation of one upload of `run.json`, from its S3 event: the same for a
+    redelivered notification, newer for every upload after it."""
+    moment = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
+    stamp = moment.strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+    tail = re.sub(r"[^0-9A-Za-z]", "", sequencer)[-16:] or "0"
+    return f"{stamp}-{tail}"
 
 
 @dataclass(frozen=True)
@@ -16,11 +47,16 @@ class RunKeys:
     """
 
     run: str
+    generation: str
     outputs_prefix: str
 
     @property
     def work(self) -> str:
-        return f"{WORK_PREFIX}/{self.run}"
+        return f"{WORK_PREFIX}/{self.run}/{self.generation}"
+
+    def current(self) -> str:
+        """The run's current generation: only its outputs may be written."""
+        return current_key(self.run)
 
     def plan(self) -> str:
         return f"{self.work}/plan.json"
@@ -48,9 +84,21 @@ class RunKeys:
         return f"{self.outputs_prefix}{pair}{suffix}"
 
     def summary(self) -> str:
-        return f"{self.outputs_prefix}summary.json"
+        return f"{self.outputs_prefix}{SUMMARY_FILENAME}"
 
 
-def bucket_keys(run: str) -> RunKeys:
+def current_key(run: str) -> str:
+    return f"{WORK_PREFIX}/{run}/current"
+
+
+def current_generation(store: BlobStore, run: str) -> str | None:
+    """The generation of `run` whose outputs count, None before its first dispatch."""
+    try:
+        return store.get(current_key(run)).decode()
+    except KeyError:
+        return None
+
+
+def bucket_keys(run: str, generation: str) -> RunKeys:
     """A run's keys in the shared output bucket: its outputs under `<run>/`."""
-    return RunKeys(run=run, outputs_prefix=f"{run}/")
+    return RunKeys(run=run, generation=generation, outputs_prefix=f"{run}/")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pivfleet.core.errors import PoisonMessageError
+from pivfleet.core.keys import GENERATION_PATTERN
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import Box, Tile
 
@@ -19,6 +20,8 @@ class TileMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     schema_version: Literal[2] = 2
     run: str
+    generation: Annotated[str, Field(pattern=GENERATION_PATTERN)]
+    """The submission this message belongs to (see `core/keys.py`)."""
     pair: str
 
 

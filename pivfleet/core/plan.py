@@ -45,6 +45,7 @@ class PairPlan(BaseModel):
 class RunPlan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     spec: RunSpec
+    generation: str
     pairs: list[PairPlan] = Field(default_factory=list)
     created_at: float = Field(default_factory=time.time)
 
@@ -89,7 +90,7 @@ def plan_pair(pair: FramePair, read: FrameReader, spec: RunSpec, key_prefix: str
     return plan.model_copy(update={"image_shape": shape, "grid_shape": grid})
 
 
-def plan_run(spec: RunSpec, frames: RunInput) -> RunPlan:
+def plan_run(spec: RunSpec, frames: RunInput, generation: str) -> RunPlan:
     """Pair, check and size every pair's tiles; a bad pair is recorded as failed, not raised."""
     found = pair_frames(frames.names, spec.pairing)
     pairs = [plan_pair(p, frames.read, spec, frames.key_prefix) for p in found]
@@ -103,7 +104,7 @@ def plan_run(spec: RunSpec, frames: RunInput) -> RunPlan:
         planned.append(
             pair.model_copy(update={"tile_count": tile_count, "tile_pixels": tile_pixels})
         )
-    return RunPlan(spec=spec, pairs=planned)
+    return RunPlan(spec=spec, generation=generation, pairs=planned)
 
 
 def plan_jobs(plan: RunPlan) -> list[TileJob]:
@@ -113,13 +114,15 @@ def plan_jobs(plan: RunPlan) -> list[TileJob]:
     for pair in plan.pairs:
         if pair.error is None:
             tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels)
-            jobs += [make_job(plan.spec, pair, tile, len(tiles)) for tile in tiles]
+            jobs += [make_job(plan, pair, tile, len(tiles)) for tile in tiles]
     return jobs
 
 
-def make_job(spec: RunSpec, pair: PairPlan, tile: Tile, tile_count: int) -> TileJob:
+def make_job(plan: RunPlan, pair: PairPlan, tile: Tile, tile_count: int) -> TileJob:
+    spec = plan.spec
     return TileJob(
         run=spec.run,
+        generation=plan.generation,
         pair=pair.name,
         frame_a=pair.frame_a,
         frame_b=pair.frame_b,

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pivfleet import __version__
+from pivfleet.core.spec import RunSpec
+
 PairState = Literal["done", "partial", "failed"]
 RunState = Literal["done", "partial", "failed", "rejected"]
 
@@ -23,6 +26,8 @@ class PairStatus(BaseModel):
 class RunSummary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     run: str
+    generation: str | None = None
+    """The submission summarised: a resubmitted run gets a new one (see `core/keys.py`)."""
     status: RunState
     pairs_total: int = 0
     pairs_done: int = 0
@@ -34,6 +39,9 @@ class RunSummary(BaseModel):
     """CPU-side seconds spent in tiles, summed over workers."""
     wall_seconds: float | None = None
     message: str | None = None
+    pivfleet_version: str = __version__
+    spec: RunSpec | None = None
+    """The settings the run was processed with."""
     pairs: list[PairStatus] = Field(default_factory=list)
 
 

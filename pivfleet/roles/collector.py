@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pivfleet.core.keys import bucket_keys
+from pivfleet.core.keys import NETCDF_SUFFIX, PLOT_SUFFIX, TEXT_SUFFIX, bucket_keys
 from pivfleet.core.messages import TileResult, parse_message
 from pivfleet.core.outputs import render_netcdf, render_plot, render_text
 from pivfleet.core.plan import PairPlan, RunPlan
@@ -74,12 +74,21 @@ class Collector:
             errors=sorted({r.error for r in results if r.error}),
             tile_seconds=round(sum(r.seconds for r in results), 4),
         )
-        if status.status != "failed":
+        if status.status != "failed" and self.is_current():
             blocks = [(r.core, self.load(r)) for r in results]
             self.write_outputs(pair, stitch_tiles(pair.grid_shape, blocks))
         key = self.storage.keys.pair_status(pair.name)
         self.storage.work.put_if_absent(key, status.model_dump_json().encode())
         return status
+
+    def is_current(self) -> bool:
+        """Only the run's current generation writes outputs: a resubmission supersedes the
+        earlier one, whose late results then change nothing the user sees."""
+        keys = self.storage.keys
+        try:
+            return self.storage.work.get(keys.current()).decode() == keys.generation
+        except KeyError:
+            return True
 
     def load(self, result: TileResult) -> Vectors | None:
         if result.status != "done" or result.key is None:
@@ -95,9 +104,9 @@ class Collector:
             "frame_b": pair.frame_b,
         }
         writers: dict[str, tuple[bool, Callable[[], bytes]]] = {
-            ".txt": (spec.outputs.text, lambda: render_text(field)),
-            ".nc": (spec.outputs.netcdf, lambda: render_netcdf(field, attributes)),
-            ".png": (spec.outputs.plot, lambda: render_plot(field, pair.name)),
+            TEXT_SUFFIX: (spec.outputs.text, lambda: render_text(field)),
+            NETCDF_SUFFIX: (spec.outputs.netcdf, lambda: render_netcdf(field, attributes)),
+            PLOT_SUFFIX: (spec.outputs.plot, lambda: render_plot(field, pair.name)),
         }
         for suffix, (wanted, render) in writers.items():
             if wanted:
@@ -111,7 +120,12 @@ class Collector:
             return None
         statuses = [PairStatus.model_validate_json(work.get(k)) for k in records]
         wall_seconds = round(time.time() - self.plan.created_at, 3)
-        summary = summarise(self.plan.spec.run, statuses, wall_seconds)
+        summary = summarise(self.plan.spec.run, statuses, wall_seconds).model_copy(
+            update={"generation": self.plan.generation, "spec": self.plan.spec}
+        )
+        if not self.is_current():
+            log.info("superseded: not writing its summary", extra={"run": summary.run})
+            return None
         self.storage.outputs.put_if_absent(
             keys.summary(), summary.model_dump_json(indent=2).encode()
         )
@@ -130,11 +144,11 @@ class ResultCollector(DeadLetterAbandoned):
 
     def __init__(self, bucket: BlobStore) -> None:
         self.bucket = bucket
-        self._collectors: OrderedDict[str, Collector] = OrderedDict()
+        self._collectors: OrderedDict[tuple[str, str], Collector] = OrderedDict()
 
     def handle(self, message: Message) -> Outcome:
         result = parse_message(message.body, TileResult)
-        collected = self.collector_for(result.run).collect(result)
+        collected = self.collector_for(result.run, result.generation).collect(result)
         if collected.pair is not None:
             log.info(
                 "pair finished",
@@ -144,12 +158,13 @@ class ResultCollector(DeadLetterAbandoned):
             log.info("run finished", extra={"run": result.run, "status": collected.summary.status})
         return ACK
 
-    def collector_for(self, run: str) -> Collector:
-        if run not in self._collectors:
-            keys = bucket_keys(run)
+    def collector_for(self, run: str, generation: str) -> Collector:
+        if (run, generation) not in self._collectors:
+            keys = bucket_keys(run, generation)
             plan = RunPlan.model_validate_json(self.bucket.get(keys.plan()))
-            self._collectors[run] = Collector(RunStorage(self.bucket, self.bucket, keys), plan)
+            collector = Collector(RunStorage(self.bucket, self.bucket, keys), plan)
+            self._collectors[(run, generation)] = collector
             while len(self._collectors) > PLANS_CACHED:
                 self._collectors.popitem(last=False)
-        self._collectors.move_to_end(run)
-        return self._collectors[run]
+        self._collectors.move_to_end((run, generation))
+        return self._collectors[(run, generation)]

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
 from pivfleet.core.imaging import decode_frame
-from pivfleet.core.keys import bucket_keys
+from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
 from pivfleet.core.plan import RunInput, RunPlan, plan_jobs, plan_run
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome
 from pivfleet.core.spec import RunSpec, describe_validation
@@ -40,7 +40,7 @@ def dispatch_run(
     work, keys = storage.work, storage.keys
     if work.exists(keys.jobs_sent()):
         return None
-    plan = stored_plan(storage) or plan_run(spec, frames)
+    plan = stored_plan(storage) or plan_run(spec, frames, keys.generation)
     if not work.put_if_absent(keys.plan(), plan.model_dump_json().encode()):
         plan = stored_plan(storage) or plan  # another dispatcher planned first: use its plan
     record_failed_pairs(plan, storage)
@@ -59,19 +59,35 @@ def stored_plan(storage: RunStorage) -> RunPlan | None:
         return None
 
 
-def notified_keys(body: str) -> list[str]:
-    """Object keys in an S3 notification (URL-encoded, `+` a space); none in `s3:TestEvent`."""
+@dataclass(frozen=True)
+class Upload:
+    """One object the input bucket notified: its key and the generation its upload starts."""
+
+    key: str
+    generation: str
+
+
+def notified_uploads(body: str) -> list[Upload]:
+    """The uploads in an S3 notification (keys URL-encoded, `+` a space); none in
+    `s3:TestEvent`. A redelivered notification names the same generation."""
     try:
         records = json.loads(body).get("Records", [])
-        return [unquote_plus(r["s3"]["object"]["key"]) for r in records]
+        return [
+            Upload(
+                unquote_plus(r["s3"]["object"]["key"]),
+                upload_generation(r["eventTime"], r["s3"]["object"].get("sequencer", "")),
+            )
+            for r in records
+        ]
     except (ValueError, AttributeError, KeyError, TypeError) as error:
         raise PoisonMessageError(f"not an S3 notification: {error!r}") from None
 
 
 def run_folder(key: str) -> str | None:
-    """`<run>/run.json` → `<run>`; anything else is not ours."""
+    """`<run>/run.json` → `<run>`; anything else is not ours (nor `runs/`, our work folder)."""
     folder, _, name = key.rpartition("/")
-    return folder if name == RUN_SPEC_FILENAME and folder and "/" not in folder else None
+    ours = name == RUN_SPEC_FILENAME and folder and "/" not in folder and folder != WORK_PREFIX
+    return folder if ours else None
 
 
 @dataclass
@@ -83,29 +99,54 @@ class Dispatcher(DeadLetterAbandoned):
     jobs_queue: JobsQueueFinder
 
     def handle(self, message: Message) -> Outcome:
-        for key in notified_keys(message.body):
-            self.dispatch_key(key)
+        for upload in notified_uploads(message.body):
+            self.dispatch_key(upload.key, upload.generation)
         return ACK
 
-    def dispatch_key(self, key: str) -> dict[str, object]:
-        """Dispatch the run whose run.json is `key`; a bad spec is recorded as rejected."""
+    def dispatch_key(self, key: str, generation: str | None = None) -> dict[str, object]:
+        """Dispatch the run whose run.json is `key` as `generation` (a new one when None);
+        a bad spec is recorded as rejected."""
         folder = run_folder(key)
         if folder is None:
             log.debug("ignoring unrelated key", extra={"key": key})
             return {"ignored": key}
-        storage = RunStorage(self.outputs, self.outputs, bucket_keys(folder))
+        keys = bucket_keys(folder, generation or new_generation())
+        if not self.claim(keys):
+            log.info(
+                "superseded upload ignored", extra={"run": folder, "generation": keys.generation}
+            )
+            return {"superseded": folder}
+        storage = RunStorage(self.outputs, self.outputs, keys)
         try:
             plan = self.dispatch_folder(key, folder, storage)
         except PivfleetError as error:
             log.warning("run rejected", extra={"run": folder, "reason": str(error)})
-            summary = rejected(folder, str(error)).model_dump_json().encode()
-            self.outputs.put_if_absent(storage.keys.summary(), summary)
+            summary = rejected(folder, str(error)).model_copy(
+                update={"generation": keys.generation}
+            )
+            self.outputs.put_if_absent(keys.summary(), summary.model_dump_json().encode())
             return {"rejected": folder, "reason": str(error)}
         if plan is None:
             return {"duplicate": folder}
         tiles = sum(p.tile_count for p in plan.pairs)
         log.info("run dispatched", extra={"run": folder, "pairs": len(plan.pairs), "tiles": tiles})
         return {"dispatched": folder, "tiles": tiles}
+
+    def claim(self, keys: RunKeys) -> bool:
+        """Make `keys.generation` the run's current one, removing the outputs of the one before
+        (a resubmission replaces them completely); False for an upload older than the current."""
+        try:
+            current: str | None = self.outputs.get(keys.current()).decode()
+        except KeyError:
+            current = None
+        if current is not None and current >= keys.generation:
+            return current == keys.generation
+        self.outputs.put(keys.current(), keys.generation.encode())
+        stale = self.outputs.list(keys.outputs_prefix)
+        self.outputs.delete(stale)
+        if current is not None:
+            log.info("run resubmitted", extra={"run": keys.run, "replaced_outputs": len(stale)})
+        return True
 
     def dispatch_folder(self, key: str, folder: str, storage: RunStorage) -> RunPlan | None:
         spec = self.read_spec(key, folder)

@@ -48,7 +48,7 @@ def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
 
 def process_tile(job: TileJob, frames: FrameCache, work: BlobStore, keys: RunKeys) -> TileResult:
     """Do one job; permanent problems become a failed result, others propagate to retry."""
-    started, bytes_before = time.perf_counter(), frames.bytes_read
+    started, read_before = time.perf_counter(), frames.bytes_read
     try:
         vectors = compute_tile(job, frames.pair(job.frame_a, job.frame_b))
     except PivfleetError as error:
@@ -56,16 +56,17 @@ def process_tile(job: TileJob, frames: FrameCache, work: BlobStore, keys: RunKey
     key = keys.tile(job.pair, job.tile.index)
     work.put(key, encode_vectors(vectors))
     return TileResult(
-        run=job.run, pair=job.pair, tile=job.tile.index, tile_count=job.tile_count,
-        core=job.tile.core, status="done", key=key, seconds=round(time.perf_counter() - started, 4),
-        bytes_read=frames.bytes_read - bytes_before,
+        run=job.run, generation=job.generation, pair=job.pair, tile=job.tile.index,
+        tile_count=job.tile_count, core=job.tile.core, status="done", key=key,
+        seconds=round(time.perf_counter() - started, 4), bytes_read=frames.bytes_read - read_before,
     )  # fmt: skip
 
 
 def failed_result(job: TileJob, error: str, seconds: float = 0.0) -> TileResult:
     return TileResult(
-        run=job.run, pair=job.pair, tile=job.tile.index, tile_count=job.tile_count,
-        core=job.tile.core, status="failed", error=error, seconds=round(seconds, 4),
+        run=job.run, generation=job.generation, pair=job.pair, tile=job.tile.index,
+        tile_count=job.tile_count, core=job.tile.core, status="failed", error=error,
+        seconds=round(seconds, 4),
     )  # fmt: skip
 
 

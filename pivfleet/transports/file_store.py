@@ -53,6 +53,10 @@ class FileBlobStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+
     def list(self, prefix: str) -> list[str]:
         base = self.root.resolve()
         found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())

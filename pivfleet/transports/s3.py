@@ -10,8 +10,11 @@ from pivfleet.transports.aws_errors import MISSING_OBJECT_CODES, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 PUT_CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+S3_MAX_DELETE_KEYS = 1000
+"""DeleteObjects takes at most this many keys."""
 
 
 class S3BlobStore:
@@ -47,6 +50,17 @@ class S3BlobStore:
                 return False
             raise
         return True
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), S3_MAX_DELETE_KEYS):
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": key} for key in keys[start : start + S3_MAX_DELETE_KEYS]
+            ]
+            response = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+            if response.get("Errors"):
+                raise RuntimeError(
+                    f"s3://{self.bucket}: DeleteObjects failed: {response['Errors']}"
+                )
 
     def list(self, prefix: str) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)

@@ -147,6 +147,11 @@ class Cloud:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.output, Prefix=prefix)
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
+    def work_keys(self, run: str, part: str) -> list[str]:
+        """Keys of `runs/<run>/<generation>/<part>…`, in whichever generation holds them."""
+        keys = self.output_keys(f"runs/{run}/")
+        return [k for k in keys if k.count("/") >= 3 and k.split("/", 3)[3].startswith(part)]
+
     def get(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.output, Key=key)["Body"].read())
 

@@ -70,7 +70,7 @@ def test_a_collector_killed_before_the_summary_is_resumed(cloud: Cloud, roles: R
     crashing = roles.start("tests.crashing_role", test_crash="collector:before_summary")
     cloud.submit(noop_spec("c", tiling="none"), pair_frames("p", "q"))
     killed(crashing, "the collector to die between the last pair and the summary")
-    assert len(cloud.output_keys("runs/c/pairs/")) == 2 and cloud.summary("c") is None
+    assert len(cloud.work_keys("c", "pairs/")) == 2 and cloud.summary("c") is None
     roles.start("collector")
     summary = wait_for(lambda: cloud.summary("c"), RECOVERY_SECONDS, "c/summary.json")
     assert (summary["status"], summary["pairs_done"]) == ("done", 2), summary

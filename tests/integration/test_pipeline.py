@@ -117,7 +117,7 @@ def test_kill_9_mid_tile_redelivers(cloud: Cloud, roles: Roles) -> None:
     assert summary["status"] == "done" and summary["tiles"] == 4, summary
     tiles = processed(worker_a, worker_b)
     assert sorted(tiles) == [("p/exp1_001", i) for i in range(4)]
-    records = cloud.output_keys("runs/kill/results/")
+    records = cloud.work_keys("kill", "results/")
     assert len(records) == 4
     redelivered = [r for r in worker_b.messages("tile processed") if r["receive_count"] >= 2]
     assert redelivered, "the killed tile was not processed again"
@@ -136,10 +136,15 @@ def test_heartbeat_keeps_a_long_tile_single(cloud: Cloud, roles: Roles) -> None:
 
 
 def test_duplicates_change_nothing(cloud: Cloud, roles: Roles) -> None:
-    spec = noop_spec("dup")
+    """Every message twice: the run.json notification, then results after the run ended."""
+    cloud.submit(noop_spec("dup"), pair_frames("p"))
+    [notification] = wait_for(
+        lambda: [m["Body"] for m in cloud.drain("uploads") if "dup/run.json" in m["Body"]],
+        30,
+        "the run.json notification",
+    )
+    cloud.sqs.send_message(QueueUrl=cloud.url("uploads"), MessageBody=notification)
     roles.start("dispatcher")
-    cloud.submit(spec, pair_frames("p"))
-    cloud.put("dup/run.json", spec.model_dump_json().encode())
     wait_for(lambda: cloud.idle("uploads"), 30, "both notifications handled")
     assert cloud.counts("jobs-noop") == (4, 0)
     roles.start("worker", algorithm="noop", worker_processes="1")
@@ -147,7 +152,7 @@ def test_duplicates_change_nothing(cloud: Cloud, roles: Roles) -> None:
     summary_before = json.dumps(wait_summary(cloud, "dup"))
     outputs = {k: cloud.s3.head_object(Bucket=cloud.output, Key=k)["ETag"] for k in (
         "dup/p/exp1_001.nc", "dup/p/exp1_001.txt", "dup/summary.json")}  # fmt: skip
-    record = cloud.get(cloud.output_keys("runs/dup/results/")[0]).decode()
+    record = cloud.get(cloud.work_keys("dup", "results/")[0]).decode()
     url = cloud.url("results")
     for _ in range(2):
         cloud.sqs.send_message(QueueUrl=url, MessageBody=record)
@@ -156,7 +161,7 @@ def test_duplicates_change_nothing(cloud: Cloud, roles: Roles) -> None:
     for key, etag in outputs.items():
         assert cloud.s3.head_object(Bucket=cloud.output, Key=key)["ETag"] == etag
     assert not collector.messages("collect failed")
-    assert len(cloud.output_keys("runs/dup/plan.json")) == 1
+    assert len(cloud.work_keys("dup", "plan.json")) == 1
 
 
 def test_corrupt_images_fail_their_pair_and_dead_letter(
@@ -166,7 +171,7 @@ def test_corrupt_images_fail_their_pair_and_dead_letter(
     frames["bad/exp1_001_b.bmp"] = b"not a bitmap at all"
     roles.start("dispatcher")
     cloud.submit(noop_spec("bad"), frames)
-    wait_for(lambda: cloud.output_keys("runs/bad/plan.json"), 30, "the plan")
+    wait_for(lambda: cloud.work_keys("bad", "plan.json"), 30, "the plan")
     wait_for(lambda: cloud.idle("uploads"), 30, "the dispatch to finish")
     cloud.put("bad/late/exp1_001_a.bmp", b"overwritten with garbage")
     cloud.sqs.send_message(QueueUrl=cloud.url("jobs-noop"), MessageBody='{"kind":"tile_job"}')

@@ -17,8 +17,9 @@ import pytest
 
 from pivfleet.cloud.bootstrap import bootstrap
 from pivfleet.cloud.config import CloudConfig
+from pivfleet.core.keys import new_generation
 from pivfleet.core.messages import TileJob
-from pivfleet.core.plan import PairPlan, make_job
+from pivfleet.core.plan import PairPlan, RunPlan, make_job
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.tiling import plan_tiles
 from tests.integration.helpers import Cloud, cli
@@ -75,9 +76,13 @@ def s3_created(bucket: str, *keys: str) -> str:
         {
             "eventSource": "aws:s3",
             "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": 1}},
+            "eventTime": "2026-11-24T06:00:00.000Z",
+            "s3": {
+                "bucket": {"name": bucket},
+                "object": {"key": quote_plus(key), "size": 1, "sequencer": f"00{index:016X}"},
+            },
         }
-        for key in keys
+        for index, key in enumerate(keys)
     ]
     return json.dumps({"Records": records})
 
@@ -121,7 +126,7 @@ def test_unpaired_frames_reject_the_run(cloud: Cloud, handle: Handle, aws_prefix
     assert summary is not None
     assert summary["status"] == "rejected"
     assert "lonely/x_a.bmp" in str(summary["message"]), summary
-    assert cloud.output_keys("runs/lonely/") == []
+    assert cloud.output_keys("runs/lonely/") == ["runs/lonely/current"]  # nothing planned
     assert cloud.idle("jobs-noop")
     status = cli(aws_prefix, "status", "lonely")
     assert "rejected" in status.stdout and "x_a.bmp" in status.stdout, status
@@ -134,7 +139,7 @@ def dead_job(run: str) -> TileJob:
         image_shape=(369, 511), grid_shape=(45, 62),
     )  # fmt: skip
     tile = plan_tiles(pair.image_shape, spec.piv, 256)[1]
-    return make_job(spec, pair, tile, 4)
+    return make_job(RunPlan(spec=spec, generation=new_generation(), pairs=[pair]), pair, tile, 4)
 
 
 def bodies(cloud: Cloud, queue: str) -> list[str]:

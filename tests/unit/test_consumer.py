@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 
@@ -10,8 +11,9 @@ import pytest
 
 from pivfleet.core.backoff import backoff_seconds
 from pivfleet.core.errors import PoisonMessageError
+from pivfleet.core.keys import GENERATION_PATTERN, new_generation
 from pivfleet.core.messages import TileJob, TileResult, parse_message
-from pivfleet.core.plan import PairPlan, make_job
+from pivfleet.core.plan import PairPlan, RunPlan, make_job
 from pivfleet.core.ports import ACK, Message, Outcome
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.tiling import plan_tiles
@@ -23,8 +25,8 @@ from pivfleet.roles.consumer import (
     Intake,
     decide,
 )
-from pivfleet.roles.dispatcher import notified_keys
-from pivfleet.roles.worker import Worker
+from pivfleet.roles.dispatcher import notified_uploads
+from pivfleet.roles.worker import Worker, failed_result
 from pivfleet.transports.memory_queue import InMemoryQueue
 
 
@@ -83,18 +85,35 @@ def test_backoff_doubles_and_is_capped() -> None:
 def test_parse_message_names_the_problem() -> None:
     with pytest.raises(PoisonMessageError, match="invalid message"):
         parse_message("not json", TileJob)
+    job = tile_job()
+    result = failed_result(job, "broken").model_dump_json()
     with pytest.raises(PoisonMessageError, match="expected a tile_job, got tile_result"):
-        parse_message('{"kind": "tile_result", "run": "r", "pair": "p", "tile": 0, '
-                      '"tile_count": 1, "core": {"y0": 0, "y1": 1, "x0": 0, "x1": 1}, '
-                      '"status": "done"}', TileJob)  # fmt: skip
+        parse_message(result, TileJob)
+    assert parse_message(job.model_dump_json(), TileJob) == job
 
 
 def test_a_malformed_notification_is_a_poison_pill() -> None:
     with pytest.raises(PoisonMessageError, match="not an S3 notification"):
-        notified_keys('{"Records": [{"s3": {}}]}')
-    assert notified_keys('{"Event": "s3:TestEvent"}') == []
-    event = {"Records": [{"s3": {"object": {"key": "cam+1/run%C3%BC.json"}}}]}
-    assert notified_keys(json.dumps(event)) == ["cam 1/runü.json"]
+        notified_uploads('{"Records": [{"s3": {}}]}')
+    assert notified_uploads('{"Event": "s3:TestEvent"}') == []
+
+
+def test_each_upload_of_run_json_is_a_newer_generation_and_a_redelivery_the_same() -> None:
+    def event(time: str, sequencer: str) -> str:
+        record = {
+            "eventTime": time,
+            "s3": {"object": {"key": "cam+1/run%C3%BC.json", "sequencer": sequencer}},
+        }
+        return json.dumps({"Records": [record]})
+
+    [first] = notified_uploads(event("2026-11-24T06:16:00.120Z", "0055AED6DCD90281E5"))
+    [again] = notified_uploads(event("2026-11-24T06:16:00.120Z", "0055AED6DCD90281E5"))
+    [later] = notified_uploads(event("2026-11-24T06:16:03.002Z", "0055AED6DCD90281F9"))
+    assert first.key == "cam 1/runü.json"
+    assert first == again and later.generation > first.generation
+    assert first.generation < new_generation() and re.fullmatch(
+        GENERATION_PATTERN, first.generation
+    )
 
 
 def test_consume_settles_each_outcome_on_the_queue() -> None:
@@ -140,7 +159,8 @@ def test_messages_received_after_stop_are_handed_back_untouched() -> None:
 def tile_job() -> TileJob:
     spec = RunSpec(run="r", piv=PivSettings(windows=(32, 16), overlaps=(16, 8)))
     pair = PairPlan(name="p", frame_a="a", frame_b="b", image_shape=(64, 64), grid_shape=(7, 7))
-    return make_job(spec, pair, plan_tiles((64, 64), spec.piv, None)[0], 1)
+    plan = RunPlan(spec=spec, generation=new_generation(), pairs=[pair])
+    return make_job(plan, pair, plan_tiles((64, 64), spec.piv, None)[0], 1)
 
 
 def test_a_worker_reports_a_failed_tile_on_its_last_attempt() -> None:

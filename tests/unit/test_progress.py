@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from pivfleet.cloud.status import RunStatus
+from pivfleet.core.keys import new_generation
 from pivfleet.core.plan import PairPlan, RunPlan
 from pivfleet.core.progress import Counts, Progress, progress_line
 from pivfleet.core.spec import RunSpec
@@ -33,6 +34,7 @@ def test_progress_is_silent_off_a_terminal_but_still_reports_failures() -> None:
 def test_status_line_of_a_running_and_a_rejected_run() -> None:
     plan = RunPlan(
         spec=RunSpec(run="r"),
+        generation=new_generation(),
         pairs=[PairPlan(name=n, frame_a="a", frame_b="b", tile_count=4) for n in ("p", "q")],
     )
     running = RunStatus("r", plan, 5, [PairStatus(pair="p", status="failed")], None)

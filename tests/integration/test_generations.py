@@ -1,0 +1,92 @@
+"""A run id names one submission: resubmitting is refused or replaces every output, and a
+`run.json` uploaded again is a new generation (LocalStack, roles as processes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pivfleet.cloud.bootstrap import bootstrap
+from pivfleet.cloud.config import CloudConfig
+from tests.integration.helpers import Cloud, Roles, cli, wait_for
+from tests.integration.test_pipeline import RUN_TIMEOUT, noop_spec, pair_frames
+
+pytestmark = pytest.mark.usefixtures("localstack_endpoint")
+
+
+@pytest.fixture
+def cloud(aws_prefix: str) -> Cloud:
+    bootstrap(CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix}), ["noop"])
+    return Cloud(aws_prefix)
+
+
+@pytest.fixture
+def roles(tmp_path: Path, aws_prefix: str) -> Iterator[Roles]:
+    started = Roles(tmp_path, aws_prefix)
+    for role in ("dispatcher", "collector"):
+        started.start(role)
+    started.start("worker", algorithm="noop", worker_processes="1")
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        print(started.logs())
+
+
+def write_frames(folder: Path, *pairs: str) -> Path:
+    for name, data in pair_frames(*pairs).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def summary_of(cloud: Cloud, run: str, not_generation: str | None = None) -> dict[str, object]:
+    def finished() -> dict[str, object] | None:
+        summary = cloud.summary(run)
+        return summary if summary and summary.get("generation") != not_generation else None
+
+    return wait_for(finished, RUN_TIMEOUT, f"{run}/summary.json")
+
+
+@pytest.mark.usefixtures("roles")
+def test_a_resubmission_is_refused_or_replaces_every_output(
+    cloud: Cloud, aws_prefix: str, tmp_path: Path
+) -> None:
+    small = ["--algorithm", "noop", "--tiling", "none", "--windows", "32,16", "--overlap", "16,8"]
+    first_folder = write_frames(tmp_path / "first", "p", "q")
+    submitted = cli(aws_prefix, "submit", str(first_folder), "--run", "g", *small)
+    assert submitted.returncode == 0, submitted.stderr
+    first = summary_of(cloud, "g")
+    assert first["status"] == "done" and first["pairs_total"] == 2
+    old_text = cloud.get("g/p/exp1_001.txt")
+
+    again = cli(aws_prefix, "submit", str(first_folder), "--run", "g", *small)
+    assert again.returncode == 2 and "--replace" in again.stderr, again.stderr
+    assert cloud.summary("g") == first
+
+    second_folder = write_frames(tmp_path / "second", "p")
+    coarse = [*small[:4], "--windows", "64,32", "--overlap", "32,16", "--replace"]
+    replaced = cli(aws_prefix, "submit", str(second_folder), "--run", "g", *coarse)
+    assert replaced.returncode == 0, replaced.stderr
+    second = summary_of(cloud, "g", not_generation=str(first["generation"]))
+    assert second["status"] == "done" and second["pairs_total"] == 1, second
+    assert second["spec"]["piv"]["windows"] == [64, 32]  # type: ignore[index]
+    assert cloud.output_keys("g/") == ["g/p/exp1_001.nc", "g/p/exp1_001.txt", "g/summary.json"]
+    assert cloud.get("g/p/exp1_001.txt") != old_text
+
+
+@pytest.mark.usefixtures("roles")
+def test_run_json_before_its_frames_then_uploaded_again_is_processed(cloud: Cloud) -> None:
+    """`aws s3 sync` may upload run.json first: that upload is rejected for want of frames,
+    and uploading run.json again re-plans the run as a new generation."""
+    spec = noop_spec("sync", tiling="none").model_dump_json().encode()
+    cloud.put("sync/run.json", spec)
+    rejected = summary_of(cloud, "sync")
+    assert rejected["status"] == "rejected", rejected
+    for name, data in pair_frames("p").items():
+        cloud.put(f"sync/{name}", data)
+    cloud.put("sync/run.json", spec)
+    done = summary_of(cloud, "sync", not_generation=str(rejected["generation"]))
+    assert done["status"] == "done" and done["pairs_total"] == 1, done
