@@ -138,6 +138,7 @@ module "dispatcher" {
   send_queue_arns      = concat([for q in module.job_queues : q.arn], [module.results_queue.arn])
   read_bucket_arns     = [module.storage.input_bucket_arn, module.storage.output_bucket_arn]
   write_bucket_arns    = [module.storage.output_bucket_arn]
+  delete_bucket_arns   = [module.storage.output_bucket_arn]
   kms_key_arn          = module.kms.key_arn
   log_retention_days   = var.log_retention_days
 }

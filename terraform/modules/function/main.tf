@@ -95,6 +95,16 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  dynamic "statement" {
+    for_each = length(var.delete_bucket_arns) > 0 ? [1] : []
+    content {
+      sid       = "DeleteObjects"
+      effect    = "Allow"
+      actions   = ["s3:DeleteObject"]
+      resources = [for arn in var.delete_bucket_arns : "${arn}/*"]
+    }
+  }
+
   statement {
     sid       = "UseDataKey"
     effect    = "Allow"

@@ -121,6 +121,12 @@ variable "write_bucket_arns" {
   default     = []
 }
 
+variable "delete_bucket_arns" {
+  type        = list(string)
+  description = "ARNs of the S3 buckets the function deletes objects from (the dispatcher removes a replaced generation's outputs)."
+  default     = []
+}
+
 variable "kms_key_arn" {
   type        = string
   description = "ARN of the KMS key of the buckets and the log group."
