@@ -165,6 +165,28 @@ module "collector" {
   log_retention_days              = var.log_retention_days
 }
 
+module "reconciler" {
+  source = "./modules/function"
+
+  name                 = "${var.name_prefix}-reconciler"
+  description          = "pivfleet reconciler: stalled runs found and re-driven"
+  image_uri            = local.lambda_image
+  command              = ["dispatcher.reconcile.handle"]
+  architecture         = var.lambda_architecture
+  timeout_seconds      = var.dispatcher_timeout_seconds
+  memory_mb            = var.dispatcher_memory_mb
+  reserved_concurrency = -1
+  schedule_expression  = var.reconcile_schedule
+  environment          = local.function_environment
+  send_queue_arns      = [for q in module.job_queues : q.arn]
+  receive_queue_arns   = [for q in module.job_queues : q.dlq_arn]
+  read_bucket_arns     = [module.storage.input_bucket_arn, module.storage.output_bucket_arn]
+  write_bucket_arns    = [module.storage.output_bucket_arn]
+  delete_bucket_arns   = [module.storage.output_bucket_arn]
+  kms_key_arn          = module.kms.key_arn
+  log_retention_days   = var.log_retention_days
+}
+
 # --- Workers ------------------------------------------------------------------------------------
 
 module "cluster" {
@@ -224,5 +246,5 @@ module "monitoring" {
   oldest_job_alarm_seconds = var.oldest_job_alarm_seconds
   cluster_name             = module.cluster.name
   service_names            = { for name in keys(var.algorithms) : name => module.workers[name].service_name }
-  function_names           = [module.dispatcher.function_name, module.collector.function_name]
+  function_names           = [module.dispatcher.function_name, module.collector.function_name, module.reconciler.function_name]
 }

@@ -56,6 +56,11 @@ output "collector_function_name" {
   value       = module.collector.function_name
 }
 
+output "reconciler_function_name" {
+  description = "Name of the scheduled reconciler Lambda function (stalled runs re-driven)."
+  value       = module.reconciler.function_name
+}
+
 output "cluster_name" {
   description = "Name of the ECS cluster."
   value       = module.cluster.name
@@ -67,17 +72,25 @@ output "worker_service_names" {
 }
 
 output "log_groups" {
-  description = "CloudWatch log groups: dispatcher, collector and one per algorithm's workers."
+  description = "CloudWatch log groups: dispatcher, collector, reconciler and one per algorithm's workers."
   value = merge(
-    { dispatcher = module.dispatcher.log_group_name, collector = module.collector.log_group_name },
+    {
+      dispatcher = module.dispatcher.log_group_name,
+      collector  = module.collector.log_group_name,
+      reconciler = module.reconciler.log_group_name,
+    },
     { for name, w in module.workers : "worker-${name}" => w.log_group_name },
   )
 }
 
 output "role_arns" {
-  description = "IAM roles: dispatcher, collector, and per algorithm the worker task and execution roles."
+  description = "IAM roles: dispatcher, collector, reconciler, and per algorithm the worker task and execution roles."
   value = merge(
-    { dispatcher = module.dispatcher.role_arn, collector = module.collector.role_arn },
+    {
+      dispatcher = module.dispatcher.role_arn,
+      collector  = module.collector.role_arn,
+      reconciler = module.reconciler.role_arn,
+    },
     { for name, w in module.workers : "worker-${name}-task" => w.task_role_arn },
     { for name, w in module.workers : "worker-${name}-execution" => w.execution_role_arn },
   )

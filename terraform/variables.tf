@@ -199,6 +199,17 @@ variable "collector_memory_mb" {
   }
 }
 
+variable "reconcile_schedule" {
+  type        = string
+  description = "How often the reconciler Lambda looks for stalled runs and re-drives them (EventBridge rate or cron expression; a run counts as stalled after 300 s without progress)."
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule))
+    error_message = "reconcile_schedule must be rate(...) or cron(...), e.g. rate(5 minutes)."
+  }
+}
+
 variable "collector_reserved_concurrency" {
   type        = number
   description = "Concurrent collector executions reserved and allowed (0-1000), or -1 for no reservation. Accounts whose Lambda concurrency limit is still 10 must use -1."

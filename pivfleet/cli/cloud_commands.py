@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pivfleet.cli import options
+from pivfleet.roles.reconciler import STALE_SECONDS
 
 if TYPE_CHECKING:
     from pivfleet.cloud.deployment import Deployment
@@ -67,6 +68,17 @@ def command_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_reconcile(args: argparse.Namespace) -> int:
+    from pivfleet.cloud.status import reconciler
+
+    found = reconciler(connect(), args.stale_after)
+    runs = args.runs or found.runs()
+    findings = [found.examine(run, act=not args.dry_run) for run in runs]
+    for finding in findings:
+        print(finding.line())
+    return 0
+
+
 def command_dlq(args: argparse.Namespace) -> int:
     from pivfleet.cloud.dead_letters import list_dead_letters, redrive
 
@@ -99,6 +111,18 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     results.add_argument("run")
     results.add_argument("--out", required=True)
     results.set_defaults(handler=command_results)
+    reconcile = commands.add_parser(
+        "reconcile", help="find stalled runs, say what each waits for, re-drive the missing step"
+    )
+    reconcile.add_argument("runs", nargs="*", help="runs to look at (default: every run)")
+    reconcile.add_argument(
+        "--stale-after",
+        type=float,
+        default=STALE_SECONDS,
+        help=f"seconds without progress before a step is stalled (default {STALE_SECONDS:g})",
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="only say what it would do")
+    reconcile.set_defaults(handler=command_reconcile)
     dlq = commands.add_parser("dlq", help="list a run's dead-lettered jobs")
     dlq.add_argument("run")
     dlq.add_argument("--redrive", action="store_true", help="send them back to be retried")

@@ -8,9 +8,11 @@ from pydantic import ValidationError
 
 from pivfleet.cloud.deployment import Deployment
 from pivfleet.core.messages import TileJob
-from pivfleet.core.topology import SQS_MAX_BATCH_MESSAGES
+from pivfleet.core.plan import RunPlan
+from pivfleet.core.topology import SQS_MAX_BATCH_MESSAGES, jobs_queue
 
 if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 DLQ_PEEK_VISIBILITY_SECONDS = 2
@@ -47,16 +49,51 @@ def release(deployment: Deployment, dlq_url: str, messages: list[MessageTypeDef]
         )
 
 
-def describe(raw: MessageTypeDef, source: str) -> dict[str, Any]:
+def reason_of(raw: MessageTypeDef) -> str:
     attribute = raw.get("MessageAttributes", {}).get("reason")
     reason = attribute.get("StringValue") if attribute else None
-    entry: dict[str, Any] = {"queue": source, "reason": reason or "exceeded the receive count"}
+    return reason or "exceeded the receive count"
+
+
+def job_of(raw: MessageTypeDef) -> TileJob | None:
     try:
-        job = TileJob.model_validate_json(raw["Body"])
-        entry |= {"run": job.run, "pair": job.pair, "tile": job.tile.index}
+        return TileJob.model_validate_json(raw["Body"])
     except ValidationError:
-        entry |= {"run": None, "malformed": raw["Body"][:200]}
-    return entry
+        return None
+
+
+def describe(raw: MessageTypeDef, source: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"queue": source, "reason": reason_of(raw)}
+    job = job_of(raw)
+    if job is None:
+        return entry | {"run": None, "malformed": raw["Body"][:200]}
+    return entry | {"run": job.run, "pair": job.pair, "tile": job.tile.index}
+
+
+def holds_messages(deployment: Deployment, url: str) -> bool:
+    names: list[QueueAttributeNameType] = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+    ]
+    counts = deployment.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+    return any(int(value) for value in counts["Attributes"].values())
+
+
+def dead_jobs(deployment: Deployment, plan: RunPlan) -> list[tuple[TileJob, str]]:
+    """The plan's jobs in its algorithm's dead-letter queue, with their reasons (left there)."""
+    name = jobs_queue(plan.spec.algorithm, deployment.config.name_prefix).dlq_name
+    url = deployment.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    if not holds_messages(deployment, url):
+        return []
+    messages = peek(deployment, url)
+    release(deployment, url, messages)
+    jobs = [(job_of(raw), reason_of(raw)) for raw in messages]
+    run, generation = plan.spec.run, plan.generation
+    return [
+        (job, reason)
+        for job, reason in jobs
+        if job is not None and (job.run, job.generation) == (run, generation)
+    ]
 
 
 def list_dead_letters(deployment: Deployment, run: str) -> list[dict[str, Any]]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from pivfleet.cloud.dead_letters import dead_jobs
 from pivfleet.cloud.deployment import Deployment
 from pivfleet.core.keys import bucket_keys, current_generation
 from pivfleet.core.plan import RunPlan
 from pivfleet.core.progress import Counts, progress_line
 from pivfleet.core.summary import PairStatus, RunSummary
+from pivfleet.roles.reconciler import STALE_SECONDS, Reconciler
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class RunStatus:
     tiles_done: int
     pairs: list[PairStatus]
     summary: RunSummary | None
+    stalled: str | None = None
+    """What a run that stopped making progress waits for (the reconciler's finding)."""
 
     @property
     def finished(self) -> bool:
@@ -28,7 +32,7 @@ class RunStatus:
         if self.summary is not None and self.summary.status == "rejected":
             return f"{self.run}: rejected: {self.summary.message}"
         if self.plan is None:
-            return f"{self.run}: waiting for the dispatcher"
+            return f"{self.run}: {self.stalled_or('waiting for the dispatcher')}"
         tiles = sum(p.tile_count for p in self.plan.pairs)
         failed = sum(p.status != "done" for p in self.pairs)
         elapsed = time.time() - self.plan.created_at
@@ -39,7 +43,10 @@ class RunStatus:
                 f" — {self.summary.status}: {self.summary.pairs_done} done, "
                 f"{self.summary.pairs_partial} partial, {self.summary.pairs_failed} failed"
             )
-        return text
+        return f"{text} — stalled: {self.stalled}" if self.stalled else text
+
+    def stalled_or(self, waiting: str) -> str:
+        return f"stalled: {self.stalled}" if self.stalled else waiting
 
 
 def read_status(deployment: Deployment, run: str) -> RunStatus:
@@ -52,4 +59,18 @@ def read_status(deployment: Deployment, run: str) -> RunStatus:
         plan = RunPlan.model_validate_json(store.get(keys.plan()))
     tiles = len(store.list(f"{keys.work}/results/"))
     pairs = [PairStatus.model_validate_json(store.get(k)) for k in store.list(keys.pair_statuses())]
-    return RunStatus(run, plan, tiles, pairs, summary)
+    stalled = None
+    if summary is None:
+        finding = reconciler(deployment).examine(run)
+        stalled = finding.detail if finding.state == "stalled" else None
+    return RunStatus(run, plan, tiles, pairs, summary, stalled)
+
+
+def reconciler(deployment: Deployment, stale_seconds: float = STALE_SECONDS) -> Reconciler:
+    return Reconciler(
+        deployment.inputs(),
+        deployment.outputs(),
+        deployment.dispatcher(),
+        lambda plan: dead_jobs(deployment, plan),
+        stale_seconds,
+    )

@@ -57,6 +57,16 @@ class FileBlobStore:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
 
+    def modified(self, key: str) -> float | None:
+        path = self._path(key)
+        return path.stat().st_mtime if path.is_file() else None
+
+    def folders(self, prefix: str) -> list[str]:
+        base = self._path(prefix) if prefix else self.root.resolve()
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.rglob("*")))
+
     def list(self, prefix: str) -> list[str]:
         base = self.root.resolve()
         found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())

@@ -62,6 +62,21 @@ class S3BlobStore:
                     f"s3://{self.bucket}: DeleteObjects failed: {response['Errors']}"
                 )
 
+    def modified(self, key: str) -> float | None:
+        try:
+            return self.s3.head_object(Bucket=self.bucket, Key=key)["LastModified"].timestamp()
+        except ClientError as error:
+            if error_code(error) in MISSING_OBJECT_CODES:
+                return None
+            raise
+
+    def folders(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+        )
+        found = (p["Prefix"] for page in pages for p in page.get("CommonPrefixes", []))
+        return sorted(name.removeprefix(prefix).rstrip("/") for name in found)
+
     def list(self, prefix: str) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))

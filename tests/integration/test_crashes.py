@@ -17,7 +17,7 @@ from pivfleet.cloud.bootstrap import bootstrap
 from pivfleet.cloud.config import CloudConfig
 from pivfleet.core.topology import MAX_ATTEMPTS, POLLER_LEASE_SECONDS
 from tests.crashing_role import KILLED_EXIT_CODE
-from tests.integration.helpers import Cloud, Role, Roles, wait_for
+from tests.integration.helpers import Cloud, Role, Roles, cli, wait_for
 from tests.integration.test_pipeline import noop_spec, pair_frames
 
 pytestmark = pytest.mark.usefixtures("localstack_endpoint")
@@ -110,3 +110,59 @@ def test_a_malformed_upload_notification_is_dead_lettered_at_once(
     assert time.monotonic() - started < 60
     assert letter["Body"] == "not a notification"
     assert "not an S3 notification" in letter["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_reconcile_reports_a_dead_lettered_job_and_finishes_the_run(
+    cloud: Cloud, roles: Roles, aws_prefix: str
+) -> None:
+    """A job SQS moved to the dead-letter queue on its own (no worker reported it)."""
+    roles.start("dispatcher")
+    cloud.submit(noop_spec("dlq", tiling="none"), pair_frames("p"))
+    wait_for(lambda: cloud.counts("jobs-noop")[0] == 1, 30, "the job")
+    [job] = cloud.sqs.receive_message(QueueUrl=cloud.url("jobs-noop"))["Messages"]
+    cloud.sqs.send_message(QueueUrl=cloud.url("jobs-noop-dlq"), MessageBody=job["Body"])
+    cloud.sqs.delete_message(QueueUrl=cloud.url("jobs-noop"), ReceiptHandle=job["ReceiptHandle"])
+    status = cli(aws_prefix, "status", "dlq")
+    assert "stalled: 1 jobs in the dead-letter queue without a result" in status.stdout, status
+
+    reconciled = cli(aws_prefix, "reconcile", "dlq", "--stale-after", "0")
+    assert reconciled.returncode == 0, reconciled.stderr
+    assert (
+        "dlq: stalled: 1 jobs in the dead-letter queue without a result → reported them failed"
+        in (reconciled.stdout)
+    )
+    summary = cloud.summary("dlq")
+    assert summary is not None and summary["status"] == "failed", summary
+    assert summary["pairs"][0]["errors"] == ["dead-lettered: exceeded the receive count"]
+    assert len(cloud.drain("jobs-noop-dlq")) == 1, "left in the DLQ for `pivfleet dlq --redrive`"
+
+
+def test_reconcile_writes_a_missing_summary_and_resends_unsent_jobs(
+    cloud: Cloud, roles: Roles, aws_prefix: str
+) -> None:
+    dispatcher = roles.start("dispatcher")
+    roles.start("worker", algorithm="noop", worker_processes="1")
+    crashing = roles.start("tests.crashing_role", test_crash="collector:before_summary")
+    cloud.submit(noop_spec("nosum", tiling="none"), pair_frames("p"))
+    killed(crashing, "the collector to die before the summary")
+    assert (
+        "stalled: every pair finished, summary missing" in cli(aws_prefix, "status", "nosum").stdout
+    )
+    dry = cli(aws_prefix, "reconcile", "--dry-run", "--stale-after", "0")
+    assert "nosum: stalled: every pair finished, summary missing\n" in dry.stdout, dry.stdout
+    assert cloud.summary("nosum") is None
+    fixed = cli(aws_prefix, "reconcile", "--stale-after", "0")
+    assert (
+        "nosum: stalled: every pair finished, summary missing → wrote the summary" in fixed.stdout
+    )
+    assert cloud.summary("nosum")["status"] == "done"  # type: ignore[index]
+
+    dispatcher.stop()  # the next run's notification must reach the crashing dispatcher
+    stuck = roles.start("tests.crashing_role", test_crash="dispatcher:before_jobs")
+    cloud.submit(noop_spec("unsent", tiling="none"), pair_frames("p"))
+    killed(stuck, "the dispatcher to die after the plan")
+    again = cli(aws_prefix, "reconcile", "unsent", "--stale-after", "0")
+    assert "unsent: stalled: plan written, jobs not sent → dispatched it again" in again.stdout
+    roles.start("collector")
+    summary = wait_for(lambda: cloud.summary("unsent"), 60, "unsent/summary.json")
+    assert summary["status"] == "done", summary

@@ -471,3 +471,17 @@ def test_terraform_fmt() -> None:
         env={**os.environ, "CHECKPOINT_DISABLE": "1"},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_the_reconciler_runs_on_a_schedule_with_a_handler_that_exists() -> None:
+    """Stalled runs are re-driven on AWS without anyone running `pivfleet reconcile`."""
+    root = load_dir(TERRAFORM)
+    [reconciler] = [m["reconciler"] for m in root["module"] if "reconciler" in m]
+    assert reconciler["schedule_expression"] == "${var.reconcile_schedule}"
+    assert "source_queue_arn" not in reconciler  # not fed by a queue
+    module, attribute = reconciler["command"][0].rsplit(".", 1)
+    assert callable(getattr(__import__(module, fromlist=[attribute]), attribute))
+    function = list(resources(load_dir(MODULES / "function")))
+    kinds = {kind for kind, _, _ in function}
+    assert {"aws_cloudwatch_event_rule", "aws_cloudwatch_event_target"} <= kinds
+    assert "aws_lambda_permission" in kinds

@@ -12,6 +12,8 @@ locals {
   # Lambda writes to /aws/lambda/<function name>; created here to set retention and encryption.
   log_group_name = "/aws/lambda/${var.name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
+  # The source queue's dead-letter queue takes poison messages straight from the handler.
+  send_queue_arns = concat(compact([var.source_dlq_arn]), var.send_queue_arns)
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -45,24 +47,40 @@ data "aws_iam_policy_document" "this" {
     resources = ["${local.log_group_arn}:*"]
   }
 
-  statement {
-    sid    = "ConsumeSourceQueue"
-    effect = "Allow"
-    actions = [
-      "sqs:ChangeMessageVisibility",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:GetQueueUrl",
-      "sqs:ReceiveMessage",
-    ]
-    resources = [var.source_queue_arn]
+  dynamic "statement" {
+    for_each = var.source_queue_arn == null ? [] : [var.source_queue_arn]
+    content {
+      sid    = "ConsumeSourceQueue"
+      effect = "Allow"
+      actions = [
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+      ]
+      resources = [statement.value]
+    }
   }
 
-  statement {
-    sid       = "SendToQueues"
-    effect    = "Allow"
-    actions   = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"]
-    resources = concat([var.source_dlq_arn], var.send_queue_arns)
+  dynamic "statement" {
+    for_each = length(local.send_queue_arns) > 0 ? [1] : []
+    content {
+      sid       = "SendToQueues"
+      effect    = "Allow"
+      actions   = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"]
+      resources = local.send_queue_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.receive_queue_arns) > 0 ? [1] : []
+    content {
+      sid       = "PeekQueues"
+      effect    = "Allow"
+      actions   = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
+      resources = var.receive_queue_arns
+    }
   }
 
   dynamic "statement" {
@@ -165,6 +183,8 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
+  count = var.source_queue_arn == null ? 0 : 1
+
   event_source_arn                   = var.source_queue_arn
   function_name                      = aws_lambda_function.this.arn
   batch_size                         = var.batch_size
@@ -177,4 +197,30 @@ resource "aws_lambda_event_source_mapping" "this" {
       maximum_concurrency = scaling_config.value
     }
   }
+}
+
+resource "aws_cloudwatch_event_rule" "schedule" {
+  count = var.schedule_expression == null ? 0 : 1
+
+  name                = var.name
+  description         = "Invokes ${var.name} on ${var.schedule_expression}"
+  schedule_expression = var.schedule_expression
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "schedule" {
+  count = var.schedule_expression == null ? 0 : 1
+
+  rule = aws_cloudwatch_event_rule.schedule[0].name
+  arn  = aws_lambda_function.this.arn
+}
+
+resource "aws_lambda_permission" "schedule" {
+  count = var.schedule_expression == null ? 0 : 1
+
+  statement_id  = "InvokeOnSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.schedule[0].arn
 }

@@ -24,6 +24,6 @@ output "log_group_name" {
 }
 
 output "event_source_mapping_uuid" {
-  description = "UUID of the SQS event source mapping."
-  value       = aws_lambda_event_source_mapping.this.uuid
+  description = "UUID of the SQS event source mapping (null for a scheduled function)."
+  value       = one(aws_lambda_event_source_mapping.this[*].uuid)
 }

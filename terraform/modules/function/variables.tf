@@ -73,12 +73,31 @@ variable "environment" {
 
 variable "source_queue_arn" {
   type        = string
-  description = "ARN of the SQS queue that triggers the function."
+  description = "ARN of the SQS queue that triggers the function; null for a function run on schedule_expression instead."
+  default     = null
 }
 
 variable "source_dlq_arn" {
   type        = string
-  description = "ARN of the source queue's dead-letter queue, where the handler sends poison messages at once."
+  description = "ARN of the source queue's dead-letter queue, where the handler sends poison messages at once (with source_queue_arn)."
+  default     = null
+}
+
+variable "schedule_expression" {
+  type        = string
+  description = "EventBridge schedule that invokes the function, e.g. \"rate(5 minutes)\" (at least one minute apart); null for none."
+  default     = null
+
+  validation {
+    condition     = var.schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be rate(...) or cron(...)."
+  }
+}
+
+variable "receive_queue_arns" {
+  type        = list(string)
+  description = "ARNs of SQS queues the function peeks at and hands back (receive, change visibility), e.g. dead-letter queues a reconciler reads."
+  default     = []
 }
 
 variable "batch_size" {
