@@ -18,6 +18,7 @@ def submit(deployment: Deployment, folder: Path, spec: RunSpec, replace: bool = 
     frames = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
     if not frames:
         raise PairingError(f"{folder}: no image files to submit")
+    spec = spec.model_copy(update={"frames": len(frames)})  # so the dispatcher need not wait
     store, spec_key = deployment.inputs(), f"{spec.run}/{RUN_SPEC_FILENAME}"
     keys = {f"{spec.run}/{path.relative_to(folder).as_posix()}": path for path in frames}
     earlier = store.list(f"{spec.run}/")

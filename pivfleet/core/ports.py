@@ -22,9 +22,10 @@ class Message:
 class Outcome:
     """What becomes of a received message once its handler ran."""
 
-    action: Literal["ack", "retry", "dead_letter", "release"]
+    action: Literal["ack", "retry", "dead_letter", "release", "defer"]
     delay_seconds: int = 0
-    """`retry`: hidden this long before the next delivery."""
+    """`retry`: hidden this long before the next delivery; `defer`: the same, as a fresh
+    message, so waiting (for frames still arriving) spends none of its attempts."""
     reason: str = ""
     """`dead_letter`: why, kept with the dead letter for `pivfleet dlq`."""
 
@@ -38,6 +39,10 @@ def retry_in(seconds: int) -> Outcome:
     return Outcome("retry", delay_seconds=seconds)
 
 
+def defer_by(seconds: int) -> Outcome:
+    return Outcome("defer", delay_seconds=seconds)
+
+
 def dead_letter(reason: str) -> Outcome:
     return Outcome("dead_letter", reason=reason)
 
@@ -47,7 +52,9 @@ class JobQueue(Protocol):
 
     name: str
 
-    def send(self, bodies: list[str]) -> None: ...
+    def send(self, bodies: list[str], delay_seconds: int = 0) -> None:
+        """Enqueue `bodies`, each received no sooner than `delay_seconds` from now."""
+        ...
 
     def receive(
         self,
@@ -86,6 +93,10 @@ class BlobStore(Protocol):
 
     def delete(self, keys: list[str]) -> None:
         """Remove these keys; missing ones are no error."""
+        ...
+
+    def newest(self, prefix: str) -> float | None:
+        """When the most recently written key under `prefix` was written, None if none is."""
         ...
 
     def modified(self, key: str) -> float | None:

@@ -142,6 +142,9 @@ class RunSpec(BaseModel):
     workers: Annotated[int, Field(ge=1, le=100_000)] = 16
     """Workers the run expects; `tiling: auto` tiles pairs when they are fewer than 2× this."""
     outputs: Outputs = Outputs()
+    frames: Annotated[int, Field(ge=1)] | None = None
+    """Frames the run expects (`pivfleet submit` counts them): the dispatcher plans as soon as
+    they are all uploaded. Without it, it waits until the run's folder stops changing."""
 
     @field_validator("algorithm")
     @classmethod

@@ -95,6 +95,9 @@ def settle(queue: JobQueue, message: Message, outcome: Outcome) -> None:
         queue.retry_later(message, outcome.delay_seconds)
     elif outcome.action == "dead_letter":
         queue.dead_letter(message, outcome.reason)
+    elif outcome.action == "defer":
+        queue.send([message.body], outcome.delay_seconds)
+        queue.ack(message)
     else:
         queue.extend(message, 0)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -13,10 +14,10 @@ from urllib.parse import unquote_plus
 from pydantic import ValidationError
 
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
-from pivfleet.core.imaging import decode_frame
+from pivfleet.core.imaging import decode_frame, is_image_name
 from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
 from pivfleet.core.plan import RunInput, RunPlan, plan_jobs, plan_run
-from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome
+from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, defer_by
 from pivfleet.core.spec import RunSpec, describe_validation
 from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
@@ -25,6 +26,18 @@ from pivfleet.roles.consumer import DeadLetterAbandoned
 from pivfleet.roles.storage import RunStorage
 
 log = logging.getLogger(__name__)
+SETTLE_SECONDS = 10
+"""Frames may still be arriving (`aws s3 sync` uploads run.json in any order): a run whose
+folder changed less than this ago, or that has fewer frames than run.json declares, is
+planned later."""
+SETTLE_MAX_SECONDS = 3600
+"""After this long since run.json, the run is planned with the frames that are there."""
+
+
+class FramesArrivingError(Exception):
+    """Not yet: the run's frames are still being uploaded."""
+
+
 JobsQueueFinder = Callable[[str], JobQueue]
 """An algorithm's jobs queue; raises PivfleetError naming the algorithm when it has none."""
 
@@ -97,11 +110,11 @@ class Dispatcher(DeadLetterAbandoned):
     inputs: BlobStore
     outputs: BlobStore
     jobs_queue: JobsQueueFinder
+    clock: Callable[[], float] = time.time
 
     def handle(self, message: Message) -> Outcome:
-        for upload in notified_uploads(message.body):
-            self.dispatch_key(upload.key, upload.generation)
-        return ACK
+        outcomes = [self.dispatch_key(u.key, u.generation) for u in notified_uploads(message.body)]
+        return defer_by(SETTLE_SECONDS) if any("deferred" in o for o in outcomes) else ACK
 
     def dispatch_key(self, key: str, generation: str | None = None) -> dict[str, object]:
         """Dispatch the run whose run.json is `key` as `generation` (a new one when None);
@@ -119,6 +132,9 @@ class Dispatcher(DeadLetterAbandoned):
         storage = RunStorage(self.outputs, self.outputs, keys)
         try:
             plan = self.dispatch_folder(key, folder, storage)
+        except FramesArrivingError as waiting:
+            log.info("frames still arriving", extra={"run": folder, "waiting": str(waiting)})
+            return {"deferred": folder, "waiting": str(waiting)}
         except PivfleetError as error:
             log.warning("run rejected", extra={"run": folder, "reason": str(error)})
             summary = rejected(folder, str(error)).model_copy(
@@ -152,10 +168,28 @@ class Dispatcher(DeadLetterAbandoned):
         spec = self.read_spec(key, folder)
         queue = self.jobs_queue(spec.algorithm)
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]
+        if not storage.work.exists(storage.keys.plan()):
+            self.wait_for_frames(spec, key, names)
         frames = RunInput(
             names, lambda name: decode_frame(self.inputs.get(name), name), f"{folder}/"
         )
         return dispatch_run(spec, frames, storage, queue.send)
+
+    def wait_for_frames(self, spec: RunSpec, key: str, names: list[str]) -> None:
+        """FramesArrivingError while the run's frames are still being uploaded."""
+        now, folder = self.clock(), key.rpartition("/")[0]
+        since_spec = now - (self.inputs.modified(key) or now)
+        count = sum(is_image_name(name) for name in names)
+        if spec.frames is not None and count < spec.frames:
+            if since_spec < SETTLE_MAX_SECONDS:
+                raise FramesArrivingError(f"{count} of the {spec.frames} frames run.json declares")
+            raise PivfleetError(
+                f"{key} declares {spec.frames} frames but {count} arrived in "
+                f"{SETTLE_MAX_SECONDS} s: upload the rest, then upload run.json again"
+            )
+        quiet = now - (self.inputs.newest(f"{folder}/") or 0.0)
+        if spec.frames is None and quiet < SETTLE_SECONDS and since_spec < SETTLE_MAX_SECONDS:
+            raise FramesArrivingError(f"the folder changed {quiet:.0f} s ago")
 
     def read_spec(self, key: str, folder: str) -> RunSpec:
         try:

@@ -57,6 +57,10 @@ class FileBlobStore:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
 
+    def newest(self, prefix: str) -> float | None:
+        times = [self._path(key).stat().st_mtime for key in self.list(prefix)]
+        return max(times, default=None)
+
     def modified(self, key: str) -> float | None:
         path = self._path(key)
         return path.stat().st_mtime if path.is_file() else None

@@ -36,6 +36,8 @@ def settle_batch(queue: SqsJobQueue, settled: list[tuple[Message, Outcome]]) -> 
     for message, outcome in settled:
         if outcome.action == "dead_letter":
             queue.send_dead_letter(message.body, outcome.reason)
+        elif outcome.action == "defer":
+            queue.send([message.body], outcome.delay_seconds)
         elif outcome.action in ("retry", "release"):
             queue.extend(message, outcome.delay_seconds)
             failed.append(message.message_id)

@@ -39,11 +39,12 @@ class InMemoryQueue:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
-    def send(self, bodies: list[str]) -> None:
+    def send(self, bodies: list[str], delay_seconds: int = 0) -> None:
         with self._lock:
+            visible_at = self.clock() + delay_seconds if delay_seconds else 0.0
             for body in bodies:
                 message_id = f"{self.name}-{next(self._ids)}"
-                self._messages[message_id] = _Stored(message_id, body)
+                self._messages[message_id] = _Stored(message_id, body, visible_at)
             self._lock.notify_all()
 
     def receive(

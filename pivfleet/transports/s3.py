@@ -62,6 +62,13 @@ class S3BlobStore:
                     f"s3://{self.bucket}: DeleteObjects failed: {response['Errors']}"
                 )
 
+    def newest(self, prefix: str) -> float | None:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        times = [
+            item["LastModified"].timestamp() for page in pages for item in page.get("Contents", [])
+        ]
+        return max(times, default=None)
+
     def modified(self, key: str) -> float | None:
         try:
             return self.s3.head_object(Bucket=self.bucket, Key=key)["LastModified"].timestamp()

@@ -39,20 +39,21 @@ class SqsJobQueue:
             self._dlq_url = self.sqs.get_queue_url(QueueName=f"{self.name}-dlq")["QueueUrl"]
         return self._dlq_url
 
-    def send(self, bodies: list[str]) -> None:
+    def send(self, bodies: list[str], delay_seconds: int = 0) -> None:
         """Send in batches of SQS's maximum, several batches at a time."""
         step = SQS_MAX_BATCH_MESSAGES
-        batches = [bodies[i : i + step] for i in range(0, len(bodies), step)]
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i % step), "MessageBody": body, "DelaySeconds": delay_seconds}
+            for i, body in enumerate(bodies)
+        ]
+        batches = [entries[i : i + step] for i in range(0, len(entries), step)]
         if len(batches) <= 1:
             list(map(self._send_batch, batches))
             return
         with ThreadPoolExecutor(SEND_THREADS) as pool:
             list(pool.map(self._send_batch, batches))
 
-    def _send_batch(self, bodies: list[str]) -> None:
-        entries: list[SendMessageBatchRequestEntryTypeDef] = [
-            {"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)
-        ]
+    def _send_batch(self, entries: list[SendMessageBatchRequestEntryTypeDef]) -> None:
         response = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
         if response.get("Failed"):
             raise RuntimeError(f"{self.name}: SendMessageBatch failed for {response['Failed']}")

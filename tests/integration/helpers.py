@@ -138,10 +138,12 @@ class Cloud:
         self.s3.put_object(Bucket=self.input, Key=key, Body=data)
 
     def submit(self, spec: RunSpec, frames: dict[str, bytes]) -> None:
-        """Frames under `<run>/`, then run.json, with plain puts (not `pivfleet submit`)."""
+        """Frames under `<run>/`, then run.json declaring their count (as `pivfleet submit`
+        writes it), with plain puts."""
         for name, data in frames.items():
             self.put(f"{spec.run}/{name}", data)
-        self.put(f"{spec.run}/run.json", spec.model_dump_json().encode())
+        declared = spec.model_copy(update={"frames": spec.frames or len(frames)})
+        self.put(f"{spec.run}/run.json", declared.model_dump_json().encode())
 
     def output_keys(self, prefix: str) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.output, Prefix=prefix)

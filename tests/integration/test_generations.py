@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from pivfleet.cloud.bootstrap import bootstrap
 from pivfleet.cloud.config import CloudConfig
+from pivfleet.roles.dispatcher import SETTLE_SECONDS
 from tests.integration.helpers import Cloud, Roles, cli, wait_for
 from tests.integration.test_pipeline import RUN_TIMEOUT, noop_spec, pair_frames
 
@@ -90,3 +92,25 @@ def test_run_json_before_its_frames_then_uploaded_again_is_processed(cloud: Clou
     cloud.put("sync/run.json", spec)
     done = summary_of(cloud, "sync", not_generation=str(rejected["generation"]))
     assert done["status"] == "done" and done["pairs_total"] == 1, done
+
+
+@pytest.mark.usefixtures("roles")
+@pytest.mark.parametrize("declared", [False, True], ids=["quiet-folder", "declared-count"])
+def test_run_json_uploaded_before_its_frames_waits_for_them(
+    cloud: Cloud, roles: Roles, declared: bool
+) -> None:
+    """`aws s3 sync` uploads in any order: the dispatcher plans once the folder is quiet, or
+    once every frame run.json declares is there, without a second upload of run.json."""
+    run = f"order-{declared}".lower()
+    frames = pair_frames("p", "q")
+    spec = noop_spec(run, tiling="none").model_copy(
+        update={"frames": len(frames) if declared else None}
+    )
+    cloud.put(f"{run}/run.json", spec.model_dump_json().encode())
+    time.sleep(SETTLE_SECONDS + 2 if declared else 2)
+    for name, data in frames.items():
+        cloud.put(f"{run}/{name}", data)
+    summary = summary_of(cloud, run)
+    assert summary["status"] == "done" and summary["pairs_total"] == 2, summary
+    [dispatcher] = [r for r in roles.started if r.module == "dispatcher"]
+    assert dispatcher.messages("frames still arriving")

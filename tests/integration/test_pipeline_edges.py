@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from pivfleet.core.messages import TileJob
 from pivfleet.core.plan import PairPlan, RunPlan, make_job
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.tiling import plan_tiles
-from tests.integration.helpers import Cloud, cli
+from tests.integration.helpers import Cloud, cli, wait_for
 from tests.integration.test_pipeline import FRAME_A, FRAME_B, noop_spec
 
 pytestmark = pytest.mark.usefixtures("localstack_endpoint")
@@ -118,7 +119,8 @@ def test_submit_refuses_an_unknown_algorithm(cloud: Cloud, aws_prefix: str, tmp_
 
 def test_unpaired_frames_reject_the_run(cloud: Cloud, handle: Handle, aws_prefix: str) -> None:
     cloud.put("lonely/x_a.bmp", FRAME_A)
-    cloud.put("lonely/run.json", noop_spec("lonely").model_dump_json().encode())
+    spec = noop_spec("lonely").model_copy(update={"frames": 1})  # declared: no settle wait
+    cloud.put("lonely/run.json", spec.model_dump_json().encode())
     assert handle(sqs_event(s3_created(cloud.input, "lonely/run.json")), None) == {
         "batchItemFailures": []
     }
@@ -179,7 +181,8 @@ def test_status_shows_progress_of_a_planned_run(
     for folder in ("p", "q"):
         cloud.put(f"prog/{folder}/exp1_001_a.bmp", FRAME_A)
         cloud.put(f"prog/{folder}/exp1_001_b.bmp", FRAME_B)
-    cloud.put("prog/run.json", noop_spec("prog").model_dump_json().encode())
+    spec = noop_spec("prog").model_copy(update={"frames": 4})  # declared: no settle wait
+    cloud.put("prog/run.json", spec.model_dump_json().encode())
     assert handle(sqs_event(s3_created(cloud.input, "prog/run.json")), None) == {
         "batchItemFailures": []
     }
@@ -189,3 +192,37 @@ def test_status_shows_progress_of_a_planned_run(
     assert "pairs 0/2" in status.stdout and "tiles 0/8" in status.stdout, status.stdout
     waiting = cli(aws_prefix, "status", "nothing-yet")
     assert "waiting for the dispatcher" in waiting.stdout, waiting
+
+
+def test_a_transient_failure_comes_back_in_seconds_not_the_queue_timeout(
+    cloud: Cloud, handle: Handle
+) -> None:
+    """The uploads queue hides a received message for 1,800 s (6 × the Lambda timeout); a
+    dispatcher that fails on a transient error hands it back after its backoff instead."""
+    cloud.s3.delete_bucket(Bucket=cloud.input)  # every read now fails: NoSuchBucket
+    body = s3_created(cloud.input, "gone/run.json")
+    cloud.sqs.send_message(QueueUrl=cloud.url("uploads"), MessageBody=body)
+    taken = cloud.sqs.receive_message(
+        QueueUrl=cloud.url("uploads"), MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )["Messages"]
+    [received] = [m for m in taken if m["Body"] == body]  # beside the s3:TestEvent
+    event = {
+        "Records": [
+            {
+                "messageId": received["MessageId"],
+                "receiptHandle": received["ReceiptHandle"],
+                "body": received["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "eventSource": "aws:sqs",
+            }
+        ]
+    }
+    started = time.monotonic()
+    assert handle(event, None) == {"batchItemFailures": [{"itemIdentifier": received["MessageId"]}]}
+    back = wait_for(
+        lambda: [m for m in bodies(cloud, "uploads") if m == body],
+        30,
+        "the message to be visible again",
+        every=0.5,
+    )
+    assert back == [body] and time.monotonic() - started < 15

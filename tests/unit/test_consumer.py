@@ -14,7 +14,7 @@ from pivfleet.core.errors import PoisonMessageError
 from pivfleet.core.keys import GENERATION_PATTERN, new_generation
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.plan import PairPlan, RunPlan, make_job
-from pivfleet.core.ports import ACK, Message, Outcome
+from pivfleet.core.ports import ACK, Message, Outcome, defer_by
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.tiling import plan_tiles
 from pivfleet.core.topology import MAX_ATTEMPTS, MAX_RECEIVE_COUNT
@@ -191,3 +191,21 @@ def test_a_worker_reports_a_job_every_attempt_died_on() -> None:
     result = TileResult.model_validate_json(sent.body)
     assert (result.status, result.tile) == ("failed", job.tile.index)
     assert "died on every delivery" in (result.error or "") and outcome.action == "dead_letter"
+
+
+def test_a_deferred_message_comes_back_later_as_a_fresh_delivery() -> None:
+    """Waiting (frames still arriving) must not spend the message's attempts."""
+    now = [0.0]
+    queue = InMemoryQueue("uploads", visibility_timeout_seconds=60, clock=lambda: now[0])
+    queue.send(["notification"])
+    stop = threading.Event()
+
+    def handle(received: Message) -> Outcome:
+        stop.set()
+        return defer_by(10)
+
+    Consumer(queue, Handler(handle), Intake(wait_seconds=0)).run(stop)
+    assert queue.receive(1) == []
+    now[0] = 10.0
+    [again] = queue.receive(1)
+    assert (again.body, again.receive_count) == ("notification", 1)
