@@ -56,6 +56,8 @@ def command_status(args: argparse.Namespace) -> int:
         status = read_status(deployment, args.run)
         print(status.line(), file=sys.stderr if args.watch and sys.stderr.isatty() else sys.stdout)
         if not args.watch or status.finished:
+            for failure in status.failures():
+                print(failure)
             return 0 if status.summary is None or status.summary.status == "done" else 1
         time.sleep(WATCH_INTERVAL_SECONDS)
 
@@ -63,7 +65,9 @@ def command_status(args: argparse.Namespace) -> int:
 def command_results(args: argparse.Namespace) -> int:
     from pivfleet.cloud.submission import download_results
 
-    files = download_results(connect(), args.run, Path(args.out))
+    deployment = connect()
+    deployment.check_run(args.run)
+    files = download_results(deployment, args.run, Path(args.out))
     print(f"downloaded {len(files)} files to {args.out}")
     return 0
 
@@ -82,12 +86,19 @@ def command_reconcile(args: argparse.Namespace) -> int:
 def command_dlq(args: argparse.Namespace) -> int:
     from pivfleet.cloud.dead_letters import list_dead_letters, redrive
 
+    deployment = connect()
     if args.redrive:
-        print(f"moved {redrive(connect(), args.run)} jobs back to their queues")
+        moved = redrive(deployment, args.run)
+        if not moved:
+            deployment.check_run(args.run)  # nothing to move: say so if the run is unknown
+        print(f"moved {moved} jobs back to their queues")
         return 0
-    letters = list_dead_letters(connect(), args.run)
+    letters = list_dead_letters(deployment, args.run)
     for letter in letters:
         print(json.dumps(letter))
+    if not letters:
+        deployment.check_run(args.run)
+        print(f"no dead-lettered jobs for {args.run}")
     return 0 if not letters else 1
 
 

@@ -12,8 +12,9 @@ import boto3
 from botocore.config import Config
 
 from pivfleet.cloud.config import CloudConfig
-from pivfleet.core.errors import AlgorithmError
-from pivfleet.core.topology import jobs_queue, results_queue, uploads_queue
+from pivfleet.core.errors import AlgorithmError, UnknownRunError
+from pivfleet.core.keys import current_generation
+from pivfleet.core.topology import RUN_SPEC_FILENAME, jobs_queue, results_queue, uploads_queue
 from pivfleet.roles.collector import ResultCollector
 from pivfleet.roles.dispatcher import Dispatcher
 from pivfleet.transports.s3 import S3BlobStore
@@ -49,6 +50,18 @@ class Deployment:
     def outputs(self) -> S3BlobStore:
         """The output bucket: outputs under `<run>/`, intermediate objects under `runs/`."""
         return S3BlobStore(self.s3, self.config.output_bucket)
+
+    def check_run(self, run: str) -> None:
+        """UnknownRunError unless something was ever submitted or written under `run`."""
+        if self.inputs().exists(f"{run}/{RUN_SPEC_FILENAME}") or self.outputs().list(f"{run}/"):
+            return
+        if current_generation(self.outputs(), run) is not None:
+            return
+        raise UnknownRunError(
+            f"no run {run!r} in s3://{self.config.input_bucket} or "
+            f"s3://{self.config.output_bucket}: check the id, or submit it with "
+            f"`pivfleet submit FRAMES --run {run}`"
+        )
 
     def queue(self, name: str) -> SqsJobQueue:
         return SqsJobQueue(self.sqs, name)

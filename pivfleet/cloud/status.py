@@ -45,11 +45,21 @@ class RunStatus:
             )
         return f"{text} — stalled: {self.stalled}" if self.stalled else text
 
+    def failures(self) -> list[str]:
+        """One line per pair that did not finish `done`, with its reasons."""
+        pairs = self.summary.pairs if self.summary is not None else self.pairs
+        return [
+            f"  {p.pair}: {p.status}: {'; '.join(p.errors) or 'no reason recorded'}"
+            for p in pairs
+            if p.status != "done"
+        ]
+
     def stalled_or(self, waiting: str) -> str:
         return f"stalled: {self.stalled}" if self.stalled else waiting
 
 
 def read_status(deployment: Deployment, run: str) -> RunStatus:
+    deployment.check_run(run)
     store = deployment.outputs()
     keys = bucket_keys(run, current_generation(store, run) or "none")
     summary = plan = None

@@ -29,6 +29,10 @@ class RunExistsError(PivfleetError):
     """A run id is taken by an earlier submission; replacing it must be asked for."""
 
 
+class UnknownRunError(PivfleetError):
+    """No submission under this run id."""
+
+
 class AlgorithmError(PivfleetError):
     """An algorithm is unknown or failed on a tile."""
 

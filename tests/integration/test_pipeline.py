@@ -199,6 +199,10 @@ def test_corrupt_images_fail_their_pair_and_dead_letter(
     }
     assert any("late/exp1_001_a.bmp" in e["reason"] for e in listed)
     assert any(e["run"] is None for e in listed)
+    status = cli(aws_prefix, "status", "bad")
+    assert status.returncode == 1, status
+    assert "  bad/exp1_001: failed:" in status.stdout and "bad/exp1_001_b.bmp" in status.stdout
+    assert "  late/exp1_001: failed:" in status.stdout and "good/" not in status.stdout
 
 
 def test_sigterm_releases_the_tile(cloud: Cloud, roles: Roles) -> None:

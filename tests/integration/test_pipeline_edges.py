@@ -190,8 +190,13 @@ def test_status_shows_progress_of_a_planned_run(
     status = cli(aws_prefix, "status", "prog")
     assert status.returncode == 0, status.stderr
     assert "pairs 0/2" in status.stdout and "tiles 0/8" in status.stdout, status.stdout
-    waiting = cli(aws_prefix, "status", "nothing-yet")
-    assert "waiting for the dispatcher" in waiting.stdout, waiting
+    for command in ("status", "results", "dlq"):
+        extra = ["--out", "ignored"] if command == "results" else []
+        unknown = cli(aws_prefix, command, "nothing-yet", *extra)
+        assert unknown.returncode == 2, (command, unknown)
+        assert "no run 'nothing-yet'" in unknown.stderr and "pivfleet submit" in unknown.stderr
+    empty = cli(aws_prefix, "dlq", "prog")
+    assert (empty.returncode, empty.stdout) == (0, "no dead-lettered jobs for prog\n"), empty
 
 
 def test_a_transient_failure_comes_back_in_seconds_not_the_queue_timeout(
