@@ -5,6 +5,7 @@ code the Lambda and the containers run; only the transports differ."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -39,7 +40,9 @@ _pool_state: dict[str, object] = {}
 
 
 def init_pool_process(input_root: str, work_root: str, keys: RunKeys) -> None:
-    """Per-process state: each pool process keeps its own decoded-pair cache."""
+    """Per-process state: each pool process keeps its own decoded-pair cache. Ctrl-C reaches
+    the whole process group: the parent stops the pool, so the children ignore it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _pool_state.update(
         frames=FrameCache(FileBlobStore(Path(input_root))),
         work=FileBlobStore(Path(work_root)),
@@ -51,6 +54,14 @@ def run_in_pool_process(body: str) -> str:
     job = TileJob.model_validate_json(body)
     frames, work, keys = (_pool_state[k] for k in ("frames", "work", "keys"))
     return process_tile(job, frames, work, keys).model_dump_json()  # type: ignore[arg-type]
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """End the pool's processes now: the executor waits for running tiles, so terminate them
+    (Python 3.14's `terminate_workers` does the same through the private `_processes`)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((pool._processes or {}).values()):
+        process.terminate()
 
 
 def check_output_folder(input_dir: Path, out_dir: Path) -> None:
@@ -92,6 +103,21 @@ class EmbeddedCollector(DeadLetterAbandoned):
     progress: Progress
     stop: threading.Event
     summary: RunSummary | None = None
+
+    def report_interrupted(self, out_dir: Path) -> None:
+        """Interrupted: keep and list the finished pairs (their status is written after their
+        outputs); remove any output of a pair caught half-written; no summary."""
+        storage, plan = self.collector.storage, self.collector.plan
+        statuses = set(storage.work.list(storage.keys.pair_statuses()))
+        finished = [p.name for p in plan.pairs if storage.keys.pair_status(p.name) in statuses]
+        partial = [p.name for p in plan.pairs if p.name not in finished]
+        storage.outputs.delete(
+            [storage.keys.output(pair, suffix) for pair in partial for suffix in OUTPUT_SUFFIXES]
+        )
+        self.progress.note(
+            f"interrupted: {len(finished)} of {len(plan.pairs)} pairs finished and written to "
+            f"{out_dir} ({', '.join(finished) or 'none'}); no summary.json"
+        )
 
     def handle(self, message: Message) -> Outcome:
         result = parse_message(message.body, TileResult)
@@ -178,6 +204,11 @@ class EmbeddedRun:
         result_intake = Intake(batch_size=self.workers, wait_seconds=RECEIVE_WAIT_SECONDS)
         try:
             Consumer(results, collecting, result_intake).run(stop)
+        except BaseException:  # Ctrl-C or SIGTERM: stop the tiles in flight, say what is done
+            stop.set()
+            stop_pool(pool)
+            collecting.report_interrupted(self.out_dir)
+            raise
         finally:
             stop.set()
             for thread in threads:

@@ -7,15 +7,17 @@ from pathlib import Path
 
 from pivfleet.cli import options
 from pivfleet.cli.samples import copy_samples
+from pivfleet.core.errors import SettingsError
 from pivfleet.core.machine import available_cores
 
 EXIT_OK, EXIT_SOME_FAILED = 0, 1
+WORKERS_PER_CORE_MAX = 4
 
 
 def command_run(args: argparse.Namespace) -> int:
     from pivfleet.cli.embedded import EmbeddedRun
 
-    workers = args.workers or available_cores()
+    workers = check_workers(args.workers)
     spec = options.build_spec(args, run=args.run or "local", workers=workers)
     run = EmbeddedRun(spec, Path(args.input), Path(args.out), workers, replace=args.replace)
     summary = run.execute()
@@ -26,6 +28,21 @@ def command_run(args: argparse.Namespace) -> int:
         f"summary in {Path(args.out) / 'summary.json'}"
     )
     return EXIT_OK if summary.status == "done" else EXIT_SOME_FAILED
+
+
+def check_workers(requested: int | None) -> int:
+    """`--workers`: all cores when absent; refused outside 1 … 4 × the cores (more processes
+    than that only add memory and switching, not speed)."""
+    cores = available_cores()
+    if requested is None:
+        return cores
+    most = WORKERS_PER_CORE_MAX * cores
+    if not 1 <= requested <= most:
+        raise SettingsError(
+            f"--workers {requested}: use 1 to {most} ({WORKERS_PER_CORE_MAX} × the {cores} "
+            "cores here), or leave it out for one per core"
+        )
+    return requested
 
 
 def command_samples(args: argparse.Namespace) -> int:

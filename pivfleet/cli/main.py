@@ -7,9 +7,11 @@ import logging
 import sys
 
 from pivfleet.cli import cloud_commands, local_commands
+from pivfleet.cli.signals import TerminatedError, sigterm_raises
 from pivfleet.core.errors import PivfleetError
 
-EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
+EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
+"""130 and 143 are 128 + SIGINT and 128 + SIGTERM, as shells report them."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     args = build_parser().parse_args(argv)
+    with sigterm_raises():
+        return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The command's exit status; what the user gave wrong is one line, never a traceback."""
     try:
         return int(args.handler(args))
     except PivfleetError as error:
@@ -39,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except TerminatedError:
+        return EXIT_TERMINATED
 
 
 if __name__ == "__main__":
