@@ -249,3 +249,31 @@ def test_planar_rgb_tiff_becomes_luminance(tmp_path: Path) -> None:
     tifffile.imwrite(path, planes, photometric="rgb", planarconfig="separate")
     expected = 0.299 * 1000 + 0.587 * 2000 + 0.114 * 3000
     np.testing.assert_allclose(read_frame(str(path)), expected, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("compression", ["lzw", "zlib", "zstd", "packbits"])
+@pytest.mark.parametrize(("dtype", "top"), [(np.uint8, 255), (np.uint16, 65535)])
+def test_compressed_tiffs_read_exactly(
+    tmp_path: Path, compression: str, dtype: type[np.integer], top: int
+) -> None:
+    """The compressions camera software writes (LZW above all) decode to the same values."""
+    pixels = ramp(dtype, top)
+    path = tmp_path / f"{compression}_a.tif"
+    tifffile.imwrite(path, pixels, compression=compression)
+    np.testing.assert_array_equal(read_frame(str(path)), pixels.astype(np.float64))
+
+
+def test_jpeg_compressed_tiff_reads_close_to_its_values(tmp_path: Path) -> None:
+    pixels = np.kron(ramp(np.uint8, 255), np.ones((2, 2), np.uint8))  # smooth: small JPEG error
+    path = tmp_path / "jpeg_a.tif"
+    tifffile.imwrite(path, pixels, compression="jpeg")
+    frame = read_frame(str(path))
+    assert frame.shape == pixels.shape
+    assert np.abs(frame - pixels).mean() < 2.0
+
+
+def test_float_tiff_keeps_its_values(tmp_path: Path) -> None:
+    pixels = ramp(np.uint16, 4095).astype(np.float32) / 7.0
+    path = tmp_path / "float_a.tif"
+    tifffile.imwrite(path, pixels)
+    np.testing.assert_allclose(read_frame(str(path)), pixels.astype(np.float64))
