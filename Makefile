@@ -28,7 +28,7 @@ localstack: $(LOCALSTACK_VENV)/.installed
 
 run: $(BIN)/.installed
 	$(BIN)/pivfleet samples $(DEMO)/input
-	$(BIN)/pivfleet run $(DEMO)/input --out $(DEMO)/results --plot
+	$(BIN)/pivfleet run $(DEMO)/input --out $(DEMO)/results --plot --replace
 	@echo "results in $(DEMO)/results (summary.json, <pair>.txt, <pair>.nc, <pair>.png)"
 
 lint: $(BIN)/.installed
