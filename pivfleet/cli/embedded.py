@@ -12,7 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pivfleet.core.errors import OutputError
+from pivfleet.algorithms.registry import load_algorithm
+from pivfleet.core.errors import InputFolderError, OutputError
 from pivfleet.core.imaging import Frame, read_frame
 from pivfleet.core.keys import OUTPUT_SUFFIXES, SUMMARY_FILENAME, RunKeys, new_generation
 from pivfleet.core.messages import TileJob, TileResult, parse_message
@@ -62,6 +63,22 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
     for process in list((pool._processes or {}).values()):
         process.terminate()
+
+
+def check_input_folder(input_dir: Path) -> None:
+    if not input_dir.exists():
+        raise InputFolderError(f"INPUT {input_dir} does not exist: give the folder of frames")
+    if not input_dir.is_dir():
+        raise InputFolderError(
+            f"INPUT {input_dir} is a file: give the folder that holds the frames "
+            f"({input_dir.parent})"
+        )
+    try:
+        next(input_dir.iterdir(), None)
+    except OSError as error:
+        raise InputFolderError(
+            f"INPUT {input_dir} cannot be read ({error.strerror}): check its permissions"
+        ) from None
 
 
 def check_output_folder(input_dir: Path, out_dir: Path) -> None:
@@ -145,6 +162,8 @@ class EmbeddedRun:
     """Remove an earlier run's results from `out_dir` first, instead of refusing to run."""
 
     def execute(self) -> RunSummary:
+        check_input_folder(self.input_dir)
+        load_algorithm(self.spec.algorithm)  # a misspelt --algorithm stops here, not per pair
         check_output_folder(self.input_dir, self.out_dir)
         self.clear_earlier_results()
         with tempfile.TemporaryDirectory(prefix=".pivfleet-", dir=self.out_dir) as scratch:

@@ -9,6 +9,10 @@ class ImageReadError(PivfleetError):
     """A frame could not be read as an image."""
 
 
+class InputFolderError(PivfleetError):
+    """The input folder does not exist, is a file, or cannot be read."""
+
+
 class PairingError(PivfleetError):
     """The input folder does not pair into frames A and B."""
 
