@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,13 @@ def sample_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sample_names() -> list[str]:
     return list(SAMPLE_PAIRS)
+
+
+@pytest.fixture
+def one_pair(sample_input: Path, tmp_path: Path) -> Path:
+    """A folder holding one good pair, `good_a.bmp`/`good_b.bmp` (OpenPIV's test1)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for letter in "ab":
+        shutil.copy(sample_input / f"test1_{letter}.bmp", folder / f"good_{letter}.bmp")
+    return folder

@@ -53,9 +53,11 @@ class Deployment:
 
     def check_run(self, run: str) -> None:
         """UnknownRunError unless something was ever submitted or written under `run`."""
-        if self.inputs().exists(f"{run}/{RUN_SPEC_FILENAME}") or self.outputs().list(f"{run}/"):
+        outputs = self.outputs()
+        # Cheapest first: a run being followed has its current marker; listing comes last.
+        if current_generation(outputs, run) is not None:
             return
-        if current_generation(self.outputs(), run) is not None:
+        if self.inputs().exists(f"{run}/{RUN_SPEC_FILENAME}") or outputs.list(f"{run}/"):
             return
         raise UnknownRunError(
             f"no run {run!r} in s3://{self.config.input_bucket} or "

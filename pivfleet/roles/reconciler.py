@@ -118,8 +118,8 @@ class Reconciler:
     def collection(self, keys: RunKeys, plan: RunPlan, act: bool) -> Finding:
         collector = Collector(RunStorage(self.outputs, self.outputs, keys), plan)
         records = set(self.outputs.list(f"{keys.work}/results/"))
-        finished = len(self.outputs.list(keys.pair_statuses()))
-        if finished == len(plan.pairs):
+        statuses = set(self.outputs.list(keys.pair_statuses()))
+        if len(statuses) == len(plan.pairs):
             if act:
                 collector.finish_run()
             detail = "every pair finished, summary missing"
@@ -131,7 +131,7 @@ class Reconciler:
         ]
         if dead:
             return self.report_dead(collector, dead, act)
-        return self.unfinished_pairs(collector, records, act)
+        return self.unfinished_pairs(collector, records, statuses, act)
 
     def report_dead(
         self, collector: Collector, dead: list[tuple[TileJob, str]], act: bool
@@ -144,9 +144,10 @@ class Reconciler:
         run = collector.plan.spec.run
         return Finding(run, "stalled", detail, "reported them failed" if act else "")
 
-    def unfinished_pairs(self, collector: Collector, records: set[str], act: bool) -> Finding:
+    def unfinished_pairs(
+        self, collector: Collector, records: set[str], statuses: set[str], act: bool
+    ) -> Finding:
         keys, plan = collector.storage.keys, collector.plan
-        statuses = set(self.outputs.list(keys.pair_statuses()))
         complete = [
             pair
             for pair in plan.pairs

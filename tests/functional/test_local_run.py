@@ -13,15 +13,6 @@ import tifffile
 from pivfleet.cli.main import main
 
 
-@pytest.fixture
-def one_pair(sample_input: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for letter in "ab":
-        shutil.copy(sample_input / f"test1_{letter}.bmp", folder / f"good_{letter}.bmp")
-    return folder
-
-
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     code = main(["run", *args, "--workers", "2"])
     captured = capsys.readouterr()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from scripts.localstack_host import DEFAULT_VENV_PYTHON, PYTHON_ENV_VAR, start_localstack
+from tests.integration.helpers import Roles
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INTEGRATION_DIR.parents[1]
@@ -71,3 +72,15 @@ def localstack_endpoint() -> Iterator[str]:
 def aws_prefix() -> str:
     """A unique, bucket-name-safe prefix per test so tests sharing the session never collide."""
     return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def roles(tmp_path: Path, aws_prefix: str) -> Iterator[Roles]:
+    """The role processes a test starts; all are killed at the end, and their logs printed
+    (pytest shows them when the test failed)."""
+    started = Roles(tmp_path, aws_prefix)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        print(started.logs())

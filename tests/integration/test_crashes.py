@@ -8,8 +8,6 @@ one; messages a dead poller held come back after its short lease, in seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -29,16 +27,6 @@ RECOVERY_SECONDS = POLLER_LEASE_SECONDS + 60
 def cloud(aws_prefix: str) -> Cloud:
     bootstrap(CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix}), ["noop"])
     return Cloud(aws_prefix)
-
-
-@pytest.fixture
-def roles(tmp_path: Path, aws_prefix: str) -> Iterator[Roles]:
-    started = Roles(tmp_path, aws_prefix)
-    try:
-        yield started
-    finally:
-        started.stop_all()
-        print(started.logs())
 
 
 def killed(role: Role, what: str) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,12 @@ def cloud(aws_prefix: str) -> Cloud:
 
 
 @pytest.fixture
-def roles(tmp_path: Path, aws_prefix: str) -> Iterator[Roles]:
-    started = Roles(tmp_path, aws_prefix)
+def pipeline(roles: Roles) -> Roles:
+    """Dispatcher, collector and a noop worker, running."""
     for role in ("dispatcher", "collector"):
-        started.start(role)
-    started.start("worker", algorithm="noop", worker_processes="1")
-    try:
-        yield started
-    finally:
-        started.stop_all()
-        print(started.logs())
+        roles.start(role)
+    roles.start("worker", algorithm="noop", worker_processes="1")
+    return roles
 
 
 def write_frames(folder: Path, *pairs: str) -> Path:
@@ -52,7 +47,7 @@ def summary_of(cloud: Cloud, run: str, not_generation: str | None = None) -> dic
     return wait_for(finished, RUN_TIMEOUT, f"{run}/summary.json")
 
 
-@pytest.mark.usefixtures("roles")
+@pytest.mark.usefixtures("pipeline")
 def test_a_resubmission_is_refused_or_replaces_every_output(
     cloud: Cloud, aws_prefix: str, tmp_path: Path
 ) -> None:
@@ -79,7 +74,7 @@ def test_a_resubmission_is_refused_or_replaces_every_output(
     assert cloud.get("g/p/exp1_001.txt") != old_text
 
 
-@pytest.mark.usefixtures("roles")
+@pytest.mark.usefixtures("pipeline")
 def test_run_json_before_its_frames_then_uploaded_again_is_processed(cloud: Cloud) -> None:
     """`aws s3 sync` may upload run.json first: that upload is rejected for want of frames,
     and uploading run.json again re-plans the run as a new generation."""
@@ -94,10 +89,9 @@ def test_run_json_before_its_frames_then_uploaded_again_is_processed(cloud: Clou
     assert done["status"] == "done" and done["pairs_total"] == 1, done
 
 
-@pytest.mark.usefixtures("roles")
 @pytest.mark.parametrize("declared", [False, True], ids=["quiet-folder", "declared-count"])
 def test_run_json_uploaded_before_its_frames_waits_for_them(
-    cloud: Cloud, roles: Roles, declared: bool
+    cloud: Cloud, pipeline: Roles, declared: bool
 ) -> None:
     """`aws s3 sync` uploads in any order: the dispatcher plans once the folder is quiet, or
     once every frame run.json declares is there, without a second upload of run.json."""
@@ -112,5 +106,5 @@ def test_run_json_uploaded_before_its_frames_waits_for_them(
         cloud.put(f"{run}/{name}", data)
     summary = summary_of(cloud, run)
     assert summary["status"] == "done" and summary["pairs_total"] == 2, summary
-    [dispatcher] = [r for r in roles.started if r.module == "dispatcher"]
+    [dispatcher] = [r for r in pipeline.started if r.module == "dispatcher"]
     assert dispatcher.messages("frames still arriving")

@@ -12,7 +12,6 @@ import json
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,16 +36,6 @@ pytestmark = pytest.mark.usefixtures("localstack_endpoint")
 def cloud(aws_prefix: str) -> Cloud:
     bootstrap(CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix}), ["windef", "noop"])
     return Cloud(aws_prefix)
-
-
-@pytest.fixture
-def roles(tmp_path: Path, aws_prefix: str) -> Iterator[Roles]:
-    started = Roles(tmp_path, aws_prefix)
-    try:
-        yield started
-    finally:
-        started.stop_all()
-        print(started.logs())  # shown by pytest when the test failed
 
 
 def pair_frames(*folders: str) -> dict[str, bytes]:
