@@ -14,18 +14,18 @@ from pathlib import Path
 
 from pivfleet.algorithms.registry import load_algorithm
 from pivfleet.core.errors import InputFolderError, OutputError
-from pivfleet.core.imaging import Frame, read_frame
+from pivfleet.core.imaging import FrameHeader, read_header
 from pivfleet.core.keys import OUTPUT_SUFFIXES, SUMMARY_FILENAME, RunKeys, new_generation
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.pairing import pair_frames
-from pivfleet.core.plan import RunInput, RunPlan
-from pivfleet.core.ports import ACK, Message, Outcome
+from pivfleet.core.plan import RunInput
+from pivfleet.core.ports import ACK, Message, Outcome, dead_letter
 from pivfleet.core.progress import Progress
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import RunSummary
 from pivfleet.core.topology import HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS
-from pivfleet.roles.collector import Collector
-from pivfleet.roles.consumer import Consumer, DeadLetterAbandoned, Intake
+from pivfleet.roles.collector import Collected, Collector
+from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.dispatcher import dispatch_run
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.heartbeat import Lease
@@ -113,7 +113,7 @@ def earlier_results(out_dir: Path, pairs: list[str]) -> list[Path]:
 
 
 @dataclass
-class EmbeddedCollector(DeadLetterAbandoned):
+class EmbeddedCollector:
     """The results queue's handler here: collect, show progress, stop when the run is done."""
 
     collector: Collector
@@ -141,13 +141,22 @@ class EmbeddedCollector(DeadLetterAbandoned):
         self.progress.tile_done()
         if result.status == "failed":
             self.progress.note(f"pair {result.pair} tile {result.tile} failed: {result.error}")
-        collected = self.collector.collect(result)
+        self.show(self.collector.collect(result))
+        return ACK
+
+    def abandon(self, message: Message, reason: str) -> Outcome:
+        """The result cannot be collected: its pair fails with `reason`; the run goes on."""
+        result = parse_message(message.body, TileResult)
+        self.progress.note(f"pair {result.pair} failed: {reason}")
+        self.show(self.collector.give_up(result, reason))
+        return dead_letter(reason)
+
+    def show(self, collected: Collected) -> None:
         if collected.pair is not None:
             self.progress.pair_done(failed=collected.pair.status != "done")
         if collected.summary is not None:
             self.summary = collected.summary
             self.stop.set()
-        return ACK
 
 
 @dataclass
@@ -176,13 +185,18 @@ class EmbeddedRun:
         jobs = InMemoryQueue(f"jobs-{self.spec.algorithm}")
         plan = dispatch_run(self.spec, inputs, storage, jobs.send)
         assert plan is not None  # a fresh scratch store has no plan yet
+        progress = Progress(len(plan.pairs), sum(p.tile_count for p in plan.pairs))
+        for status in plan.failed_statuses():
+            progress.note(f"pair {status.pair} failed: {status.errors[0]}")
+            progress.pair_done(failed=True)
         if not any(p.tile_count for p in plan.pairs):
+            progress.close()
             return RunSummary.model_validate_json(storage.outputs.get(keys.summary()))
         args = (str(self.input_dir), str(scratch), keys)
         with ProcessPoolExecutor(
             self.workers, initializer=init_pool_process, initargs=args
         ) as pool:
-            return self._consume(plan, Collector(storage, plan), jobs, pool)
+            return self._consume(Collector(storage, plan), progress, jobs, pool)
 
     def clear_earlier_results(self) -> None:
         """Results are never stale: an earlier run's files in `out_dir` (its summary, and any
@@ -199,19 +213,19 @@ class EmbeddedRun:
         for path in earlier:
             path.unlink()
 
-    def _read(self, name: str) -> Frame:
-        return read_frame(str(self.input_dir / name))
+    def _read(self, name: str) -> FrameHeader:
+        return read_header(str(self.input_dir / name), name)
 
     def _consume(
-        self, plan: RunPlan, collector: Collector, jobs: InMemoryQueue, pool: ProcessPoolExecutor
+        self,
+        collector: Collector,
+        progress: Progress,
+        jobs: InMemoryQueue,
+        pool: ProcessPoolExecutor,
     ) -> RunSummary:
         """One consume loop per worker over the jobs (each runs its tile in the pool), and the
         collector's consume loop here, until the summary is written."""
         stop, results = threading.Event(), InMemoryQueue("results")
-        progress = Progress(len(plan.pairs), sum(p.tile_count for p in plan.pairs))
-        for status in plan.failed_statuses():
-            progress.note(f"pair {status.pair} failed: {status.errors[0]}")
-            progress.pair_done(failed=True)
         job_intake = Intake(wait_seconds=RECEIVE_WAIT_SECONDS, lease=JOB_LEASE)
         workers = [
             Consumer(jobs, self._worker(results, pool), job_intake) for _ in range(self.workers)

@@ -6,7 +6,14 @@ import argparse
 from typing import Any
 
 from pivfleet.core.errors import SettingsError
-from pivfleet.core.spec import Outputs, Pairing, PivSettings, RunSpec, describe_validation
+from pivfleet.core.spec import (
+    MAX_FRAME_PIXELS_DEFAULT,
+    Outputs,
+    Pairing,
+    PivSettings,
+    RunSpec,
+    describe_validation,
+)
 
 
 def number_list(kind: type) -> Any:
@@ -19,6 +26,21 @@ def number_list(kind: type) -> Any:
             ) from None
 
     return parse
+
+
+def number_range(text: str) -> tuple[float, float]:
+    """`MIN,MAX` in pixels; `=` joins a negative minimum to its flag (`--u-range=-20,20`)."""
+    values = number_list(float)(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: give MIN,MAX in pixels, e.g. -20,20")
+    return (values[0], values[1])
+
+
+def piv_flags() -> dict[str, str]:
+    """Each PIV setting's command-line flag, so errors name what the user typed."""
+    parser = argparse.ArgumentParser()
+    add_piv_options(parser)
+    return {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
 
 
 def tiling_choice(text: str) -> str | int:
@@ -50,12 +72,8 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--sig2noise", dest="sig2noise_method", choices=["peak2peak", "peak2mean"])
     add("--sig2noise-threshold", type=float, help="minimum signal-to-noise ratio (default 1.0)")
     add("--no-sig2noise-validation", dest="sig2noise_validate", action="store_false", default=None)
-    add(
-        "--u-range", dest="min_max_u_disp", type=number_list(float), help="valid u range MIN,MAX px"
-    )
-    add(
-        "--v-range", dest="min_max_v_disp", type=number_list(float), help="valid v range MIN,MAX px"
-    )
+    add("--u-range", dest="min_max_u_disp", type=number_range, help="valid u range MIN,MAX px")
+    add("--v-range", dest="min_max_v_disp", type=number_range, help="valid v range MIN,MAX px")
     add("--std-threshold", type=float, help="global std test (OpenPIV uses 10; off by default)")
     add("--median-threshold", type=float, help="local median test threshold (default 3)")
     add("--median-size", type=int, help="local median kernel half-size (default 1)")
@@ -78,6 +96,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--algorithm", default="windef")
     parser.add_argument("--plot", action="store_true", help="write a quiver PNG per pair")
+    parser.add_argument(
+        "--max-frame-pixels",
+        type=int,
+        default=MAX_FRAME_PIXELS_DEFAULT,
+        help="refuse frames above this many pixels, read from their header (default 50000000)",
+    )
     add_piv_options(parser)
 
 
@@ -91,6 +115,8 @@ def build_spec(args: argparse.Namespace, run: str, workers: int) -> RunSpec:
         return RunSpec(
             run=run, algorithm=args.algorithm, piv=PivSettings(**piv), tiling=args.tiling,
             pairing=Pairing(mode=args.pairing), workers=workers, outputs=Outputs(plot=args.plot),
+            max_frame_pixels=args.max_frame_pixels,
         )  # fmt: skip
     except ValidationError as error:
-        raise SettingsError(describe_validation(error)) from None
+        flags = {**piv_flags(), "max_frame_pixels": "--max-frame-pixels"}
+        raise SettingsError(describe_validation(error, flags)) from None

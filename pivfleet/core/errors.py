@@ -1,4 +1,9 @@
-"""Errors the user can act on. Each message names the file or setting and the fix."""
+"""Errors the user can act on. Each message names the file or setting and the fix.
+
+`is_permanent` is the one place that says which errors another attempt cannot cure.
+"""
+
+import errno
 
 
 class PivfleetError(Exception):
@@ -47,3 +52,23 @@ class PermanentJobError(PivfleetError):
 
 class PoisonMessageError(PivfleetError):
     """A queue message that can never be processed (malformed, wrong kind): dead-letter it."""
+
+
+PERMANENT_ERRNOS = frozenset(
+    {errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.ELOOP, errno.EACCES, errno.EPERM,
+     errno.EROFS}
+)  # fmt: skip
+"""File-system errors about the path itself: trying again reaches the same answer."""
+
+
+def is_permanent(error: BaseException) -> bool:
+    """True when a retry would fail the same way: what the user gave (a `PivfleetError`), or
+    a path the file system refuses. Anything else (a network, a throttle, a full disk) may pass."""
+    if isinstance(error, PivfleetError):
+        return True
+    return isinstance(error, OSError) and error.errno in PERMANENT_ERRNOS
+
+
+def describe(error: BaseException) -> str:
+    """The cause in one line: a `PivfleetError` is already written for the user."""
+    return str(error) if isinstance(error, PivfleetError) else f"{type(error).__name__}: {error}"

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pivfleet.core.errors import PoisonMessageError
 from pivfleet.core.keys import GENERATION_PATTERN
-from pivfleet.core.spec import PivSettings
+from pivfleet.core.spec import MAX_FRAME_PIXELS_DEFAULT, PivSettings
 from pivfleet.core.tiling import Box, Tile
 
 MESSAGE_SCHEMA_VERSION = 2  # the Literal[2] fields below must change with it
@@ -37,6 +37,8 @@ class TileJob(TileMessage):
     algorithm: str
     piv: PivSettings
     parameters: dict[str, Any] = Field(default_factory=dict)
+    max_frame_pixels: int = MAX_FRAME_PIXELS_DEFAULT
+    """The run's limit, checked again on the header when the worker reads each frame."""
 
 
 class TileResult(TileMessage):

@@ -9,22 +9,23 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivfleet.core.errors import PairError, PivfleetError
-from pivfleet.core.imaging import Frame
+from pivfleet.core.imaging import FrameHeader, check_header
 from pivfleet.core.messages import TileJob
 from pivfleet.core.pairing import FramePair, pair_frames
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import PairStatus
 from pivfleet.core.tiling import Tile, choose_tile_pixels, grid_shape, plan_tiles
 
-FrameReader = Callable[[str], Frame]
+HeaderReader = Callable[[str], FrameHeader]
 
 
 @dataclass(frozen=True)
 class RunInput:
-    """The frames a run reads: their keys, how to read one, and the run's folder in the store."""
+    """The frames a run reads: their keys, how to read one's header, and the run's folder in
+    the store. Planning reads headers only: pixels are the workers' to decode."""
 
     names: list[str]
-    read: FrameReader
+    read: HeaderReader
     key_prefix: str = ""
     """Dropped from pair names: `<run>/` in the input bucket, nothing locally."""
 
@@ -60,24 +61,30 @@ class RunPlan(BaseModel):
         ]
 
 
-def check_pair(pair: FramePair, read: FrameReader, spec: RunSpec) -> tuple[int, int]:
+def check_pair(pair: FramePair, read: HeaderReader, spec: RunSpec) -> tuple[int, int]:
     """The pair's image shape, or PairError/ImageReadError saying what is wrong."""
-    shape_a, shape_b = read(pair.frame_a).shape, read(pair.frame_b).shape
+    header_a, header_b = read(pair.frame_a), read(pair.frame_b)
+    check_header(header_a, pair.frame_a, spec.max_frame_pixels)
+    check_header(header_b, pair.frame_b, spec.max_frame_pixels)
+    shape_a, shape_b = (header_a.height, header_a.width), (header_b.height, header_b.width)
     if shape_a != shape_b:
         raise PairError(
             f"{pair.frame_a} is {shape_a[1]}×{shape_a[0]} px but {pair.frame_b} is "
             f"{shape_b[1]}×{shape_b[0]} px: frames of a pair must have the same size"
         )
-    window = spec.piv.windows[0]
-    if min(shape_a) < window:
+    piv, least = spec.piv, spec.piv.min_frame_pixels
+    if min(shape_a) < least:
+        passes = f"--windows {','.join(map(str, piv.windows))}"
+        if len(piv.windows) > 1:
+            passes += f" --overlap {','.join(map(str, piv.overlaps))} (window deformation)"
         raise PairError(
-            f"{pair.frame_a} is {shape_a[1]}×{shape_a[0]} px, smaller than the first window "
-            f"({window} px): use smaller --windows or larger images"
+            f"{pair.frame_a} is {shape_a[1]}×{shape_a[0]} px; {passes} needs frames of at "
+            f"least {least}×{least} px: use smaller --windows or larger images"
         )
-    return (int(shape_a[0]), int(shape_a[1]))
+    return shape_a
 
 
-def plan_pair(pair: FramePair, read: FrameReader, spec: RunSpec, key_prefix: str) -> PairPlan:
+def plan_pair(pair: FramePair, read: HeaderReader, spec: RunSpec, key_prefix: str) -> PairPlan:
     """Check one pair; its name drops `key_prefix` (the run's folder in the input bucket)."""
     plan = PairPlan(
         name=pair.name.removeprefix(key_prefix), frame_a=pair.frame_a, frame_b=pair.frame_b
@@ -132,4 +139,5 @@ def make_job(plan: RunPlan, pair: PairPlan, tile: Tile, tile_count: int) -> Tile
         algorithm=spec.algorithm,
         piv=spec.piv,
         parameters=spec.algorithm_parameters,
+        max_frame_pixels=spec.max_frame_pixels,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -15,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 SCHEMA_VERSION = 1
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MIN_WINDOW_PIXELS = 8
+MAX_FRAME_PIXELS_DEFAULT = 50_000_000
+"""Pixels per frame: a 47-Mpx (8192 × 5760) camera fits. Tiled, a worker needs about 40 bytes
+per frame pixel (bench/memory.py), so 50 Mpx fits the default 4 GiB worker; one whole-frame
+tile needs about 320 with the reference engine."""
+SPLINE_MIN_POINTS = 4
+"""A cubic spline (OpenPIV's predictor between passes) needs four points per axis."""
 
 SubpixelMethod = Literal["gaussian", "centroid", "parabolic"]
 Sig2NoiseMethod = Literal["peak2peak", "peak2mean"]
@@ -23,7 +30,7 @@ Sig2NoiseMethod = Literal["peak2peak", "peak2mean"]
 class PivSettings(BaseModel):
     """OpenPIV windef settings, with OpenPIV's defaults for a 64/32/16 three-pass run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     windows: tuple[int, ...] = (64, 32, 16)
     overlaps: tuple[int, ...] = (32, 16, 8)
@@ -71,6 +78,19 @@ class PivSettings(BaseModel):
     def grid_alignment(self) -> int:
         """A tile origin on a multiple of this lands on every pass's global grid."""
         return math.lcm(*self.steps)
+
+    @property
+    def min_frame_pixels(self) -> int:
+        """The smallest frame side these passes can process. Window deformation interpolates
+        with splines, which need more grid points per axis than their order: each pass's
+        vectors predict the next one's with cubic splines, and each later pass deforms the
+        images with splines of `interpolation_order` on its own grid."""
+        passes = list(zip(self.windows, self.steps, strict=True))
+        if len(passes) == 1:
+            return self.windows[0]
+        predictors = [w + (SPLINE_MIN_POINTS - 1) * s for w, s in passes[:-1]]
+        deformations = [w + self.interpolation_order * s for w, s in passes[1:]]
+        return max(predictors + deformations)
 
     @property
     def max_displacement(self) -> float:
@@ -142,6 +162,8 @@ class RunSpec(BaseModel):
     workers: Annotated[int, Field(ge=1, le=100_000)] = 16
     """Workers the run expects; `tiling: auto` tiles pairs when they are fewer than 2× this."""
     outputs: Outputs = Outputs()
+    max_frame_pixels: Annotated[int, Field(ge=1)] = MAX_FRAME_PIXELS_DEFAULT
+    """Frames above this many pixels are refused from their header, before decoding."""
     frames: Annotated[int, Field(ge=1)] | None = None
     """Frames the run expects (`pivfleet submit` counts them): the dispatcher plans as soon as
     they are all uploaded. Without it, it waits until the run's folder stops changing."""
@@ -156,10 +178,13 @@ class RunSpec(BaseModel):
         return value
 
 
-def describe_validation(error: ValidationError) -> str:
-    """A pydantic ValidationError as `field: message; …`, naming each bad setting."""
+def describe_validation(error: ValidationError, names: Mapping[str, str] | None = None) -> str:
+    """A pydantic ValidationError as `field: message; …`, naming each bad setting (as `names`
+    calls it, e.g. by its command-line flag)."""
     parts = []
     for item in error.errors(include_url=False):
-        where = ".".join(str(p) for p in item["loc"]) or "settings"
-        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
+        loc = [str(p) for p in item["loc"]]
+        if loc and names and loc[0] in names:
+            loc = [names[loc[0]]]
+        parts.append(f"{'.'.join(loc) or 'settings'}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(dict.fromkeys(parts))

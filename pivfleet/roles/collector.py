@@ -13,15 +13,20 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pivfleet.core.keys import NETCDF_SUFFIX, PLOT_SUFFIX, TEXT_SUFFIX, bucket_keys
+from pivfleet.core.keys import (
+    NETCDF_SUFFIX,
+    OUTPUT_SUFFIXES,
+    PLOT_SUFFIX,
+    TEXT_SUFFIX,
+    bucket_keys,
+)
 from pivfleet.core.messages import TileResult, parse_message
 from pivfleet.core.outputs import render_netcdf, render_plot, render_text
 from pivfleet.core.plan import PairPlan, RunPlan
-from pivfleet.core.ports import ACK, BlobStore, Message, Outcome
+from pivfleet.core.ports import ACK, BlobStore, Message, Outcome, dead_letter
 from pivfleet.core.stitching import stitch_tiles, to_field
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
-from pivfleet.roles.consumer import DeadLetterAbandoned
 from pivfleet.roles.storage import RunStorage
 
 log = logging.getLogger(__name__)
@@ -113,6 +118,21 @@ class Collector:
                 key = self.storage.keys.output(pair.name, suffix)
                 self.storage.outputs.put_if_absent(key, render())
 
+    def give_up(self, result: TileResult, reason: str) -> Collected:
+        """`result` cannot be collected (its pair's outputs cannot be written): the pair
+        fails with `reason` and anything half-written of it is removed, so the run finishes."""
+        keys = self.storage.keys
+        self.storage.outputs.delete([keys.output(result.pair, s) for s in OUTPUT_SUFFIXES])
+        status = PairStatus(
+            pair=result.pair, status="failed", tiles=result.tile_count,
+            errors=[f"collecting tile {result.tile} failed: {reason}"],
+        )  # fmt: skip
+        if not self.storage.work.put_if_absent(
+            keys.pair_status(result.pair), status.model_dump_json().encode()
+        ):
+            return Collected(summary=self.finish_run())
+        return Collected(status, self.finish_run())
+
     def finish_run(self) -> RunSummary | None:
         work, keys = self.storage.work, self.storage.keys
         records = work.list(keys.pair_statuses())
@@ -139,7 +159,7 @@ def record_failed_pairs(plan: RunPlan, storage: RunStorage) -> None:
         storage.work.put_if_absent(key, status.model_dump_json().encode())
 
 
-class ResultCollector(DeadLetterAbandoned):
+class ResultCollector:
     """The results queue's handler: results of any run in one bucket, each run's plan read once."""
 
     def __init__(self, bucket: BlobStore) -> None:
@@ -149,6 +169,18 @@ class ResultCollector(DeadLetterAbandoned):
     def handle(self, message: Message) -> Outcome:
         result = parse_message(message.body, TileResult)
         collected = self.collector_for(result.run, result.generation).collect(result)
+        self.log_collected(result, collected)
+        return ACK
+
+    def abandon(self, message: Message, reason: str) -> Outcome:
+        """The result's pair fails with `reason`, so its run still finishes."""
+        result = parse_message(message.body, TileResult)
+        collector = self.collector_for(result.run, result.generation)
+        self.log_collected(result, collector.give_up(result, reason))
+        return dead_letter(reason)
+
+    @staticmethod
+    def log_collected(result: TileResult, collected: Collected) -> None:
         if collected.pair is not None:
             log.info(
                 "pair finished",
@@ -156,7 +188,6 @@ class ResultCollector(DeadLetterAbandoned):
             )
         if collected.summary is not None:
             log.info("run finished", extra={"run": result.run, "status": collected.summary.status})
-        return ACK
 
     def collector_for(self, run: str, generation: str) -> Collector:
         if (run, generation) not in self._collectors:

@@ -2,9 +2,10 @@
 
 Every role handles one message at a time and says what becomes of it (an `Outcome`). `decide`
 applies the policy around the role: a message that can never be processed is dead-lettered at
-once with its reason; any other error is retried with backoff and given up, with its cause,
-when its last attempt fails; a message whose every attempt died without settling it (the
-process killed, out of memory) is reported by the role instead of tried again. `Consumer` is
+once with its reason; an error another attempt cannot cure (`is_permanent`) is given up at
+once, and any other is retried with backoff and given up when its last attempt fails; a
+message whose every attempt died without settling it (the process killed, out of memory) is
+not tried again. The role's `abandon` reports each of these with its cause. `Consumer` is
 the loop the worker, the embedded run and the dispatcher and collector pollers run; the Lambda
 entries call `decide` on each record of their batch.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pivfleet.core.backoff import backoff_seconds
-from pivfleet.core.errors import PoisonMessageError
+from pivfleet.core.errors import PoisonMessageError, describe, is_permanent
 from pivfleet.core.ports import RELEASE, JobQueue, Message, Outcome, dead_letter, retry_in
 from pivfleet.core.topology import MAX_ATTEMPTS
 from pivfleet.roles.heartbeat import Heartbeat, Lease
@@ -71,13 +72,23 @@ def decide(role: Role, message: Message) -> Outcome:
         )
         return dead_letter(str(error))
     except Exception as error:
-        reason = f"{type(error).__name__}: {error}"
-        if is_last_attempt(message):
-            log.exception("giving up on a message", extra=_about(message, error))
-            return dead_letter(f"gave up after {message.receive_count} attempts: {reason}")
-        delay = int(backoff_seconds(message.receive_count, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS))
-        log.warning("message failed; retrying", extra={**_about(message, error), "delay": delay})
-        return retry_in(delay)
+        return fail(role, message, error)
+
+
+def fail(role: Role, message: Message, error: Exception) -> Outcome:
+    """A permanent error is given up at once with its cause; a transient one is retried with
+    backoff until its last attempt."""
+    if is_permanent(error):
+        log.error("permanent error: not retrying", extra=_about(message, error))
+        return role.abandon(message, describe(error))
+    if is_last_attempt(message):
+        log.exception("giving up on a message", extra=_about(message, error))
+        return role.abandon(
+            message, f"gave up after {message.receive_count} attempts: {describe(error)}"
+        )
+    delay = int(backoff_seconds(message.receive_count, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS))
+    log.warning("message failed; retrying", extra={**_about(message, error), "delay": delay})
+    return retry_in(delay)
 
 
 def _about(message: Message, error: BaseException) -> dict[str, object]:

@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 from pydantic import ValidationError
 
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
-from pivfleet.core.imaging import decode_frame, is_image_name
+from pivfleet.core.imaging import is_image_name, read_header
 from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
 from pivfleet.core.plan import RunInput, RunPlan, plan_jobs, plan_run
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, defer_by
@@ -170,10 +170,10 @@ class Dispatcher(DeadLetterAbandoned):
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]
         if not storage.work.exists(storage.keys.plan()):
             self.wait_for_frames(spec, key, names)
-        frames = RunInput(
-            names, lambda name: decode_frame(self.inputs.get(name), name), f"{folder}/"
+        headers = RunInput(
+            names, lambda name: read_header(self.inputs.get(name), name), f"{folder}/"
         )
-        return dispatch_run(spec, frames, storage, queue.send)
+        return dispatch_run(spec, headers, storage, queue.send)
 
     def wait_for_frames(self, spec: RunSpec, key: str, names: list[str]) -> None:
         """FramesArrivingError while the run's frames are still being uploaded."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from pivfleet.core.imaging import Frame, decode_frame
+from pivfleet.core.errors import ImageReadError
+from pivfleet.core.imaging import Frame, check_texture, decode_frame
 from pivfleet.core.ports import BlobStore
 
 FRAME_CACHE_PAIRS = 2
@@ -19,16 +20,25 @@ class FrameCache:
         self._pairs: OrderedDict[tuple[str, str], tuple[Frame, Frame]] = OrderedDict()
         self.bytes_read = 0
 
-    def pair(self, frame_a: str, frame_b: str) -> tuple[Frame, Frame]:
+    def pair(self, frame_a: str, frame_b: str, max_pixels: int) -> tuple[Frame, Frame]:
+        """Both frames, decoded once (each checked against `max_pixels` and for texture)."""
         key = (frame_a, frame_b)
         if key not in self._pairs:
-            self._pairs[key] = (self._read(frame_a), self._read(frame_b))
+            self._pairs[key] = (self._read(frame_a, max_pixels), self._read(frame_b, max_pixels))
             while len(self._pairs) > self.capacity:
                 self._pairs.popitem(last=False)
         self._pairs.move_to_end(key)
         return self._pairs[key]
 
-    def _read(self, name: str) -> Frame:
-        data = self.store.get(name)
+    def _read(self, name: str, max_pixels: int) -> Frame:
+        try:
+            data = self.store.get(name)
+        except KeyError:
+            raise ImageReadError(
+                f"{name}: not in the input any more: was it moved or deleted after the run "
+                "was submitted? Put it back and submit the run again"
+            ) from None
         self.bytes_read += len(data)
-        return decode_frame(data, name)
+        frame = decode_frame(data, name, max_pixels)
+        check_texture(frame, name)
+        return frame

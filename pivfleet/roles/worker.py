@@ -9,18 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pivfleet.algorithms.registry import load_algorithm
-from pivfleet.core.errors import PairError, PermanentJobError, PivfleetError
+from pivfleet.core.errors import PairError, PermanentJobError, PivfleetError, describe
 from pivfleet.core.imaging import Frame
 from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, dead_letter
 from pivfleet.core.vectors import Vectors, encode_vectors
-from pivfleet.roles.consumer import is_last_attempt
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.metrics import tile_metric
 
 log = logging.getLogger("worker")
 TileRunner = Callable[[TileJob], TileResult]
+OPENPIV_ALL_INVALID = "Something happened in the validation"
+"""OpenPIV's windef raises this when every vector of a pass is flagged."""
 
 
 def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
@@ -36,21 +37,38 @@ def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
     algorithm = load_algorithm(job.algorithm)
     try:
         vectors = algorithm.process(frame_a[region], frame_b[region], job.piv, job.parameters)
-    except ValueError as error:
-        raise PermanentJobError(
-            f"{job.algorithm} failed on tile {job.tile.index}: {error}"
-        ) from error
+    except MemoryError:
+        raise  # the one failure another worker (or a later attempt) may not repeat
+    except Exception as error:  # the same pixels and settings fail the same way again
+        raise PermanentJobError(algorithm_failure(job, error)) from error
     row0, col0 = crop.y0 // step, crop.x0 // step
     return vectors.block(
         slice(core.y0 - row0, core.y1 - row0), slice(core.x0 - col0, core.x1 - col0)
     )
 
 
+def algorithm_failure(job: TileJob, error: Exception) -> str:
+    """What an algorithm's exception means, with the tile's place in the frame."""
+    crop = job.tile.crop
+    where = (
+        f"tile {job.tile.index} (x {crop.x0}..{crop.x1}, y {crop.y0}..{crop.y1} px "
+        f"of {job.frame_a})"
+    )
+    if str(error) == OPENPIV_ALL_INVALID:
+        return (
+            f"{job.algorithm} gave up on {where}: OpenPIV flags every vector of a pass when its "
+            "windows lack particles, or when outlier filling cannot bridge a large region "
+            "without them (black or masked). Check that both frames show particles there, and "
+            "that --u-range/--v-range allow the flow's displacements"
+        )
+    return f"{job.algorithm} failed on {where}: {describe(error)}"
+
+
 def process_tile(job: TileJob, frames: FrameCache, work: BlobStore, keys: RunKeys) -> TileResult:
     """Do one job; permanent problems become a failed result, others propagate to retry."""
     started, read_before = time.perf_counter(), frames.bytes_read
     try:
-        vectors = compute_tile(job, frames.pair(job.frame_a, job.frame_b))
+        vectors = compute_tile(job, frames.pair(job.frame_a, job.frame_b, job.max_frame_pixels))
     except PivfleetError as error:
         return failed_result(job, str(error), time.perf_counter() - started)
     key = keys.tile(job.pair, job.tile.index)
@@ -82,7 +100,7 @@ class Worker:
     def handle(self, message: Message) -> Outcome:
         job = parse_message(message.body, TileJob)
         started = time.perf_counter()
-        result = self.attempt(job, message)
+        result = self.run_tile(job)
         log.info(
             "tile processed",
             extra={
@@ -96,20 +114,10 @@ class Worker:
         return self.report(result)
 
     def abandon(self, message: Message, reason: str) -> Outcome:
-        """Workers died on every delivery of this job: its tile fails, so its pair finishes."""
+        """The job is given up (a permanent error, its last attempt failed, or workers died on
+        every delivery): its tile fails with `reason`, so its pair still finishes."""
         return self.report(failed_result(parse_message(message.body, TileJob), reason))
 
     def report(self, result: TileResult) -> Outcome:
         self.results.send([result.model_dump_json()])
         return ACK if result.status == "done" else dead_letter(result.error or "failed")
-
-    def attempt(self, job: TileJob, message: Message) -> TileResult:
-        """The tile's result; a transient error is raised to be retried, except on the last
-        attempt, where it becomes the tile's failed result so its pair still finishes."""
-        try:
-            return self.run_tile(job)
-        except Exception as error:
-            if not is_last_attempt(message):
-                raise
-            cause = f"{type(error).__name__}: {error}"
-            return failed_result(job, f"gave up after {message.receive_count} attempts: {cause}")

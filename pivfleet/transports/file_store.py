@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import uuid
 from pathlib import Path
 
@@ -10,8 +11,9 @@ PARTIAL_SUFFIX = ".partial"
 
 
 def partial_path(path: Path) -> Path:
-    """A writer-private temporary name: unique per call, so concurrent writers never share it."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
+    """A writer-private temporary name beside `path`: unique per call, so concurrent writers
+    never share it, and short, so a final name near the 255-byte limit still fits."""
+    return path.with_name(f".{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
 
 
 class FileBlobStore:
@@ -19,10 +21,14 @@ class FileBlobStore:
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        """The key's path, refused when the key climbs out of the root (`..`, absolute).
+
+        Checked on the key's text, not on the resolved path: a symlink a user put in their
+        input folder is followed wherever it points, as every other tool would."""
+        normal = posixpath.normpath(key)
+        if posixpath.isabs(normal) or normal == ".." or normal.startswith("../"):
             raise KeyError(f"{key}: outside the store at {self.root}")
-        return path
+        return self.root / normal
 
     def get(self, key: str) -> bytes:
         try:

@@ -50,7 +50,7 @@ def test_a_bad_pair_fails_alone_and_the_exit_status_says_so(
     assert states["good"]["status"] == "done"
     assert "broken_a.bmp: cannot be read as an image" in states["broken"]["errors"][0]
     assert "same size" in states["sizes"]["errors"][0]
-    assert "smaller than the first window" in states["tiny"]["errors"][0]
+    assert "needs frames of at least 160×160 px" in states["tiny"]["errors"][0]
     assert "broken" in text and (out / "good.nc").exists()
 
 

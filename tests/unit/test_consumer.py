@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pivfleet.core.backoff import backoff_seconds
-from pivfleet.core.errors import PoisonMessageError
-from pivfleet.core.keys import GENERATION_PATTERN, new_generation
+from pivfleet.core.errors import PoisonMessageError, SettingsError
+from pivfleet.core.keys import GENERATION_PATTERN, bucket_keys, new_generation
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.plan import PairPlan, RunPlan, make_job
 from pivfleet.core.ports import ACK, Message, Outcome, defer_by
 from pivfleet.core.spec import PivSettings, RunSpec
+from pivfleet.core.summary import RunSummary
 from pivfleet.core.tiling import plan_tiles
 from pivfleet.core.topology import MAX_ATTEMPTS, MAX_RECEIVE_COUNT
+from pivfleet.core.vectors import Vectors, encode_vectors
+from pivfleet.roles.collector import ResultCollector
 from pivfleet.roles.consumer import (
     RETRY_BASE_SECONDS,
     Consumer,
@@ -27,6 +33,7 @@ from pivfleet.roles.consumer import (
 )
 from pivfleet.roles.dispatcher import notified_uploads
 from pivfleet.roles.worker import Worker, failed_result
+from pivfleet.transports.file_store import FileBlobStore
 from pivfleet.transports.memory_queue import InMemoryQueue
 
 
@@ -156,8 +163,12 @@ def test_messages_received_after_stop_are_handed_back_untouched() -> None:
     assert [m.body for m in queue.receive(10)] == ["b"]  # visible again at once
 
 
+def job_spec() -> RunSpec:
+    return RunSpec(run="r", piv=PivSettings(windows=(32, 16), overlaps=(16, 8)))
+
+
 def tile_job() -> TileJob:
-    spec = RunSpec(run="r", piv=PivSettings(windows=(32, 16), overlaps=(16, 8)))
+    spec = job_spec()
     pair = PairPlan(name="p", frame_a="a", frame_b="b", image_shape=(64, 64), grid_shape=(7, 7))
     plan = RunPlan(spec=spec, generation=new_generation(), pairs=[pair])
     return make_job(plan, pair, plan_tiles((64, 64), spec.piv, None)[0], 1)
@@ -168,18 +179,35 @@ def test_a_worker_reports_a_failed_tile_on_its_last_attempt() -> None:
     results = InMemoryQueue("results")
 
     def run_tile(job: TileJob) -> TileResult:
-        raise MemoryError("frame too large")
+        raise ConnectionError("store unreachable")
 
     worker = Worker(results, run_tile)
     job = tile_job()
-    with pytest.raises(MemoryError):
-        worker.handle(message(job.model_dump_json(), receive_count=1))
-    outcome = worker.handle(message(job.model_dump_json(), receive_count=MAX_ATTEMPTS))
-    assert outcome.action == "dead_letter" and "MemoryError: frame too large" in outcome.reason
+    assert decide(worker, message(job.model_dump_json(), receive_count=1)).action == "retry"
+    assert results.receive(10) == []
+    outcome = decide(worker, message(job.model_dump_json(), receive_count=MAX_ATTEMPTS))
+    assert outcome.action == "dead_letter"
+    assert "ConnectionError: store unreachable" in outcome.reason
     [sent] = results.receive(10)
     result = TileResult.model_validate_json(sent.body)
     assert (result.status, result.core) == ("failed", job.tile.core)
     assert result.error == outcome.reason
+
+
+@pytest.mark.parametrize(
+    "error",
+    [SettingsError("--windows 64: too big"), OSError(errno.ENAMETOOLONG, "File name too long")],
+)
+def test_a_permanent_error_is_given_up_at_once_with_its_cause(error: Exception) -> None:
+    """Another attempt would fail the same way: no backoff, the cause reported, not a count."""
+    results = InMemoryQueue("results")
+    worker = Worker(results, lambda job: (_ for _ in ()).throw(error))
+    job = tile_job()
+    outcome = decide(worker, message(job.model_dump_json(), receive_count=1))
+    assert outcome.action == "dead_letter" and "gave up" not in outcome.reason
+    assert str(error.args[-1]) in outcome.reason
+    [sent] = results.receive(10)
+    assert TileResult.model_validate_json(sent.body).error == outcome.reason
 
 
 def test_a_worker_reports_a_job_every_attempt_died_on() -> None:
@@ -209,3 +237,35 @@ def test_a_deferred_message_comes_back_later_as_a_fresh_delivery() -> None:
     now[0] = 10.0
     [again] = queue.receive(1)
     assert (again.body, again.receive_count) == ("notification", 1)
+
+
+class OutputsRefused(FileBlobStore):
+    """A bucket whose output files the file system refuses, as it does a name too long."""
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        if key.endswith(".nc"):
+            raise OSError(errno.ENAMETOOLONG, "File name too long", key)
+        return super().put_if_absent(key, data)
+
+
+def test_a_result_that_cannot_be_collected_fails_its_pair_and_the_run_finishes(
+    tmp_path: Path,
+) -> None:
+    """Given up at once (the cause is permanent): the pair fails with the cause, its
+    half-written outputs are removed, and the summary is written, so no run waits forever."""
+    bucket, job = OutputsRefused(tmp_path), tile_job()
+    keys = bucket_keys(job.run, job.generation)
+    pair = PairPlan(name="p", frame_a="a", frame_b="b", image_shape=(64, 64), grid_shape=(7, 7),
+                    tile_count=1)  # fmt: skip
+    plan = RunPlan(spec=job_spec(), generation=job.generation, pairs=[pair])
+    bucket.put(keys.plan(), plan.model_dump_json().encode())
+    grid = np.zeros((7, 7))
+    bucket.put(keys.tile("p", 0), encode_vectors(Vectors(grid, grid, grid.astype(np.int8))))
+    result = TileResult(run=job.run, generation=job.generation, pair="p", tile=0, tile_count=1,
+                        core=job.tile.core, status="done", key=keys.tile("p", 0))  # fmt: skip
+    outcome = decide(ResultCollector(bucket), message(result.model_dump_json()))
+    assert outcome.action == "dead_letter" and "File name too long" in outcome.reason
+    summary = RunSummary.model_validate_json(bucket.get(keys.summary()))
+    [status] = summary.pairs
+    assert status.status == "failed" and "File name too long" in status.errors[0]
+    assert not [k for k in bucket.list(keys.outputs_prefix) if k.startswith(keys.output("p", ""))]

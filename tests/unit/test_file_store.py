@@ -201,3 +201,23 @@ def test_get_of_a_prefix_folder_is_key_error(store: FileBlobStore) -> None:
     store.put("runs/x", b"1")
     with pytest.raises(KeyError):
         store.get("runs")
+
+
+def test_a_symlink_in_the_folder_is_followed_wherever_it_points(
+    store: FileBlobStore, tmp_path: Path
+) -> None:
+    """Users link frames in from an archive; only keys that climb out (`..`) are refused."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "frame.tif").write_bytes(b"pixels")
+    store.root.mkdir(parents=True, exist_ok=True)
+    (store.root / "linked.tif").symlink_to(archive / "frame.tif")
+    assert store.list("") == ["linked.tif"]
+    assert store.get("linked.tif") == b"pixels"
+
+
+def test_a_name_at_the_file_system_limit_can_be_written(store: FileBlobStore) -> None:
+    key = "x" * 251 + ".txt"  # 255 bytes: the most a name may have
+    store.put(key, b"1")
+    assert store.put_if_absent(key, b"2") is False
+    assert store.get(key) == b"1"

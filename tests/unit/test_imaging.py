@@ -13,9 +13,13 @@ from pivfleet.core.errors import ImageReadError
 from pivfleet.core.imaging import (
     IMAGE_SUFFIXES,
     RGB_LUMA_WEIGHTS,
+    FrameHeader,
+    check_header,
+    check_texture,
     decode_frame,
     is_image_name,
     read_frame,
+    read_header,
 )
 
 SHAPE = (37, 53)  # deliberately not a multiple of any window
@@ -236,12 +240,6 @@ def test_greyscale_with_alpha_png_reads_as_its_grey_channel(tmp_path: Path) -> N
     np.testing.assert_array_equal(read_frame(str(path)), grey_alpha[..., 0].astype(np.float64))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ImageReadError,
-    reason="bug: imaging.to_grey refuses an RGB TIFF stored with separate colour planes "
-    "(planarconfig=separate, read as 3×H×W) though it is one RGB frame",
-)
 def test_planar_rgb_tiff_becomes_luminance(tmp_path: Path) -> None:
     planes = np.zeros((3, *SHAPE), dtype=np.uint16)
     planes[0], planes[1], planes[2] = 1000, 2000, 3000
@@ -277,3 +275,46 @@ def test_float_tiff_keeps_its_values(tmp_path: Path) -> None:
     path = tmp_path / "float_a.tif"
     tifffile.imwrite(path, pixels)
     np.testing.assert_allclose(read_frame(str(path)), pixels.astype(np.float64))
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png", ".bmp", ".jpg"])
+def test_the_header_gives_the_frame_size_without_decoding(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"frame{suffix}"
+    iio.imwrite(path, ramp(np.uint8, 255))
+    header = read_header(str(path), path.name)
+    assert (header.height, header.width, header.frames) == (*SHAPE, 1)
+    assert read_header(path.read_bytes(), path.name) == header
+
+
+def test_a_stack_is_refused_naming_its_frame_count(tmp_path: Path) -> None:
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, np.stack([ramp(np.uint8, 255)] * 5))
+    with pytest.raises(ImageReadError, match=r"stack\.tif holds 5 frames"):
+        decode_frame(path.read_bytes(), "stack.tif", max_pixels=10**6)
+
+
+def test_the_pixel_limit_is_inclusive_and_names_the_setting() -> None:
+    at_limit = FrameHeader(height=100, width=50)
+    check_header(at_limit, "f.tif", max_pixels=5000)
+    with pytest.raises(
+        ImageReadError,
+        match=r"f\.tif is 50×100 px = 5000 px, above the limit of 4999 px .*--max-frame-pixels",
+    ):
+        check_header(at_limit, "f.tif", max_pixels=4999)
+
+
+@pytest.mark.parametrize(
+    ("level", "cause"),
+    [(0, "black"), (255, "saturated"), (4095, "saturated"), (65535, "saturated"), (90, "texture")],
+)
+def test_a_frame_of_one_grey_level_is_refused_with_its_cause(level: int, cause: str) -> None:
+    with pytest.raises(ImageReadError, match=rf"f\.tif: every pixel is {level}, .*{cause}"):
+        check_texture(np.full(SHAPE, float(level)), "f.tif")
+
+
+def test_a_frame_with_texture_passes_and_nan_is_located() -> None:
+    frame = ramp(np.uint8, 255).astype(np.float64)
+    check_texture(frame, "f.tif")
+    frame[4, 9] = np.inf
+    with pytest.raises(ImageReadError, match=r"1 pixel.* NaN or infinite .*x 9, y 4"):
+        check_texture(frame, "f.tif")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -251,3 +252,25 @@ def test_bad_schedule_in_run_json_names_the_field_path() -> None:
         RunSpec.model_validate_json(text)
     assert "piv" in str(error.value)
     assert "pass 1" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "piv",
+    [
+        PivSettings(),
+        PivSettings(windows=(32, 16), overlaps=(16, 8)),
+        PivSettings(windows=(32, 32), overlaps=(0, 24), interpolation_order=5),
+        PivSettings(windows=(64,), overlaps=(32,)),
+    ],
+)
+def test_min_frame_pixels_is_the_smallest_frame_the_engine_processes(piv: PivSettings) -> None:
+    """One pixel less fails inside OpenPIV's splines; exactly the minimum runs."""
+    from pivfleet.engine.reference import run_passes
+
+    side = piv.min_frame_pixels
+    frame = np.random.default_rng(3).random((side, side))
+    run_passes(frame, np.roll(frame, 1, axis=1), piv)
+    if len(piv.windows) > 1:
+        smaller = frame[:-1, :-1]
+        with pytest.raises(Exception, match=r"mx>kx|my>ky"):
+            run_passes(smaller, np.roll(smaller, 1, axis=1), piv)
