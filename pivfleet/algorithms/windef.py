@@ -1,4 +1,5 @@
-"""The built-in algorithm: multi-pass window deformation, OpenPIV's windef as the engine."""
+"""The built-in algorithm: multi-pass window deformation (`engine/`: OpenPIV's functions behind
+pivfleet's per-pass kernel and global steps)."""
 
 from __future__ import annotations
 

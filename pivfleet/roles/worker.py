@@ -20,8 +20,6 @@ from pivfleet.roles.metrics import tile_metric
 
 log = logging.getLogger("worker")
 TileRunner = Callable[[TileJob], TileResult]
-OPENPIV_ALL_INVALID = "Something happened in the validation"
-"""OpenPIV's windef raises this when every vector of a pass is flagged."""
 
 
 def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
@@ -54,13 +52,6 @@ def algorithm_failure(job: TileJob, error: Exception) -> str:
         f"tile {job.tile.index} (x {crop.x0}..{crop.x1}, y {crop.y0}..{crop.y1} px "
         f"of {job.frame_a})"
     )
-    if str(error) == OPENPIV_ALL_INVALID:
-        return (
-            f"{job.algorithm} gave up on {where}: OpenPIV flags every vector of a pass when its "
-            "windows lack particles, or when outlier filling cannot bridge a large region "
-            "without them (black or masked). Check that both frames show particles there, and "
-            "that --u-range/--v-range allow the flow's displacements"
-        )
     return f"{job.algorithm} failed on {where}: {describe(error)}"
 
 

@@ -42,6 +42,13 @@ def with_nan(value: float) -> np.ndarray:
     return frame
 
 
+def half_black(side: int = SIDE) -> np.ndarray:
+    """Particles on the right half only, as when a mask or a wall hides the rest."""
+    frame = speckle()
+    frame[:, : side // 2] = 0
+    return frame
+
+
 def stack(folder: Path) -> None:
     frames = np.stack([speckle(), np.roll(speckle(), 3, axis=1)])
     tifffile.imwrite(folder / "bad_a.tif", frames)
@@ -96,6 +103,7 @@ CASES = {
     "png_16bit": Case(png16),
     "name_of_250_characters": Case(long_names, pair="x" * 244),
     "symlink_to_outside_the_folder": Case(linked_from_outside),
+    "half_black_frame": Case(tiff_pair(half_black(), np.roll(half_black(), 3, axis=1))),
     # images that cannot be read
     "multi_page_stack": Case(stack, ("holds 2 frames", "one frame per file")),
     "garbage_named_tif": Case(garbage, ("cannot be read",)),

@@ -1,0 +1,83 @@
+"""The global steps of a pass, on the whole vector field: validation with every test OpenPIV's
+windef runs, outlier replacement, and the predictor for the next pass. They are cheap on the
+grid and cannot be done right inside a tile, so tiled and whole-pair runs both do them here,
+on the assembled field of each pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from openpiv import filters, validation
+from scipy.interpolate import RectBivariateSpline
+
+from pivfleet.core.spec import PivSettings
+from pivfleet.engine.kernel import Field, PassGrid, Predictor, RawPass
+from pivfleet.engine.settings import to_openpiv
+
+Flags = npt.NDArray[np.bool_]
+
+
+class NoValidVectorError(ValueError):
+    """Every vector of a pass failed validation: there is nothing to predict the next from."""
+
+
+@dataclass(frozen=True)
+class PassField:
+    """A pass's vectors after validation and replacement, and which were flagged."""
+
+    u: Field
+    v: Field
+    flags: Flags
+
+
+def validate(raw: RawPass, piv: PivSettings) -> Flags:
+    """OpenPIV's `typical_validation`: the global range, the global std (when on), the local
+    median and signal-to-noise tests."""
+    u, v = np.ma.masked_array(raw.u, mask=False), np.ma.masked_array(raw.v, mask=False)
+    return np.asarray(validation.typical_validation(u, v, raw.s2n, to_openpiv(piv)), bool)
+
+
+def replace(raw: RawPass, flags: Flags, piv: PivSettings, first: bool) -> tuple[Field, Field]:
+    """Fill flagged vectors from their neighbours; the first pass uses its own iterations and
+    kernel, as OpenPIV's `simple_multipass` does."""
+    iterations = piv.first_pass_max_filter_iteration if first else piv.max_filter_iteration
+    kernel = piv.first_pass_filter_kernel_size if first else piv.filter_kernel_size
+    u, v = np.ma.masked_array(raw.u, mask=False), np.ma.masked_array(raw.v, mask=False)
+    u, v = filters.replace_outliers(
+        u, v, flags, method=piv.filter_method, max_iter=iterations, kernel_size=kernel
+    )
+    return np.asarray(u, float), np.asarray(v, float)
+
+
+def settle(raw: RawPass, piv: PivSettings, first: bool, last: bool) -> PassField:
+    """Validate and replace one pass's assembled field. A later pass with every vector flagged
+    raises, as OpenPIV's windef does; the last pass is replaced only when asked."""
+    flags = validate(raw, piv) if (piv.validation_first_pass or not first or last) else None
+    if flags is None:
+        flags = np.zeros(raw.u.shape, bool)
+    if not first and flags.all():
+        raise NoValidVectorError(
+            "every vector of a pass failed validation: check that both frames show particles "
+            "there, and that --u-range/--v-range and --std-threshold allow the flow's "
+            "displacements"
+        )
+    if last and not piv.replace_vectors:
+        return PassField(raw.u, raw.v, flags)
+    u, v = replace(raw, flags, piv, first)
+    return PassField(u, v, flags)
+
+
+def predict(
+    field: PassField, grid: PassGrid, next_grid: PassGrid, image_shape: tuple[int, int]
+) -> Predictor:
+    """The next pass's predictor: this pass's field interpolated onto the next grid with cubic
+    splines (OpenPIV's `multipass_img_deform`), NaN (unfilled holes) counted as no motion."""
+    rows, cols = grid.shape(image_shape)
+    ys, xs = grid.centres(rows), grid.centres(cols)
+    next_rows, next_cols = next_grid.shape(image_shape)
+    next_ys, next_xs = next_grid.centres(next_rows), next_grid.centres(next_cols)
+    u = RectBivariateSpline(ys, xs, np.nan_to_num(field.u, nan=0.0))(next_ys, next_xs)
+    v = RectBivariateSpline(ys, xs, np.nan_to_num(field.v, nan=0.0))(next_ys, next_xs)
+    return Predictor(next_ys, next_xs, u, v)

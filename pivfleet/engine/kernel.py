@@ -1,0 +1,167 @@
+"""The per-pass kernel: what a pass computes from pixels. Deform the frames with the
+predictor, correlate every window, find the sub-pixel peak and the signal-to-noise ratio.
+
+It works on a crop as well as on a whole frame: windows sit on the frame's grid of the pass
+(window `i` starts at pixel `i × step`), so a crop whose origin is on that grid sees the very
+windows the whole frame has, and the deformation field is the same spline of the predictor.
+Everything that needs the whole field (validation, replacement, the next predictor) is in
+`engine/field.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from openpiv import pyprocess
+from openpiv.windef import deform_windows
+from scipy import ndimage
+from scipy.interpolate import RectBivariateSpline
+
+from pivfleet.core.imaging import Frame
+from pivfleet.core.spec import PivSettings
+
+Field = npt.NDArray[np.float64]
+DEFORMATION_SPLINE_ORDER = 3
+"""OpenPIV's `create_deformation_field` interpolates the predictor with cubic splines."""
+
+
+@dataclass(frozen=True)
+class PassGrid:
+    """One pass's window grid on a frame: window `i` spans pixels `i·step … i·step+window`."""
+
+    window: int
+    overlap: int
+
+    @property
+    def step(self) -> int:
+        return self.window - self.overlap
+
+    def shape(self, image_shape: tuple[int, int]) -> tuple[int, int]:
+        rows, cols = ((size - self.window) // self.step + 1 for size in image_shape)
+        return (max(rows, 0), max(cols, 0))
+
+    def centres(self, count: int, first: int = 0) -> npt.NDArray[np.float64]:
+        """Pixel coordinates of window centres `first … first+count` along one axis."""
+        return (np.arange(first, first + count) * self.step + self.window / 2.0).astype(float)
+
+
+def pass_grids(piv: PivSettings) -> list[PassGrid]:
+    return [PassGrid(w, o) for w, o in zip(piv.windows, piv.overlaps, strict=True)]
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """The displacement expected before a pass, on that pass's grid points `ys × xs` (pixel
+    coordinates in the frame): the windows are deformed with it and it is added back after."""
+
+    ys: npt.NDArray[np.float64]
+    xs: npt.NDArray[np.float64]
+    u: Field
+    v: Field
+
+    def block(
+        self, grid: PassGrid, first: tuple[int, int], shape: tuple[int, int]
+    ) -> tuple[Field, Field]:
+        """The predictor at grid points `first … first+shape` (they are among its own)."""
+        row0 = first[0] - round((self.ys[0] - grid.window / 2.0) / grid.step)
+        col0 = first[1] - round((self.xs[0] - grid.window / 2.0) / grid.step)
+        rows, cols = slice(row0, row0 + shape[0]), slice(col0, col0 + shape[1])
+        return self.u[rows, cols], self.v[rows, cols]
+
+    def dense(self, origin: tuple[int, int], shape: tuple[int, int]) -> tuple[Field, Field]:
+        """The predictor on every pixel of the crop at `origin` of `shape` (as OpenPIV's
+        `create_deformation_field`, which evaluates the same spline on every frame pixel)."""
+        rows = np.arange(origin[0], origin[0] + shape[0], dtype=float)
+        cols = np.arange(origin[1], origin[1] + shape[1], dtype=float)
+        order = DEFORMATION_SPLINE_ORDER
+        u = RectBivariateSpline(self.ys, self.xs, self.u, kx=order, ky=order)(rows, cols)
+        v = RectBivariateSpline(self.ys, self.xs, self.v, kx=order, ky=order)(rows, cols)
+        return u, v
+
+
+@dataclass(frozen=True)
+class RawPass:
+    """A pass's vectors before validation: displacement (predictor included) and s2n."""
+
+    u: Field
+    v: Field
+    s2n: Field
+
+
+def correlate_pass(
+    frames: tuple[Frame, Frame],
+    grid: PassGrid,
+    piv: PivSettings,
+    predictor: Predictor | None = None,
+    origin: tuple[int, int] = (0, 0),
+) -> RawPass:
+    """Raw vectors of every window of `grid` inside the crop `frames`, whose top-left pixel is
+    `origin` in the frame (on the grid: a multiple of `grid.step`)."""
+    if predictor is None:
+        return correlate(*frames, grid, piv)
+    u_pre, v_pre = predictor.block(grid, first_window(grid, origin), grid.shape(frames[0].shape))
+    raw = correlate(*deform(frames, grid, predictor, piv, origin), grid, piv)
+    return RawPass(raw.u + u_pre, raw.v + v_pre, raw.s2n)
+
+
+def first_window(grid: PassGrid, origin: tuple[int, int]) -> tuple[int, int]:
+    return (origin[0] // grid.step, origin[1] // grid.step)
+
+
+def deform(
+    frames: tuple[Frame, Frame],
+    grid: PassGrid,
+    predictor: Predictor,
+    piv: PivSettings,
+    origin: tuple[int, int],
+) -> tuple[Frame, Frame]:
+    """Both frames moved half the predictor each way (symmetric), or frame B all of it."""
+    frame_a, frame_b = frames
+    if piv.deformation_method == "second image":
+        rows, cols = grid.shape(frame_a.shape)
+        first = first_window(grid, origin)
+        u_pre, v_pre = predictor.block(grid, first, (rows, cols))
+        x, y = np.meshgrid(
+            grid.centres(cols, first[1]) - origin[1], grid.centres(rows, first[0]) - origin[0]
+        )
+        order = piv.interpolation_order
+        return frame_a, deform_windows(frame_b, x, y, u_pre, -v_pre, interpolation_order=order)
+    u, v = predictor.dense(origin, frame_a.shape)
+    rows_px, cols_px = np.meshgrid(
+        np.arange(frame_a.shape[0], dtype=float),
+        np.arange(frame_a.shape[1], dtype=float),
+        indexing="ij",
+    )
+    order = piv.interpolation_order
+    moved_a = ndimage.map_coordinates(
+        frame_a, (rows_px - v / 2, cols_px - u / 2), order=order, mode="nearest"
+    )
+    moved_b = ndimage.map_coordinates(
+        frame_b, (rows_px + v / 2, cols_px + u / 2), order=order, mode="nearest"
+    )
+    return moved_a, moved_b
+
+
+def correlate(frame_a: Frame, frame_b: Frame, grid: PassGrid, piv: PivSettings) -> RawPass:
+    """OpenPIV's FFT correlation, sub-pixel peak and s2n on every window of `grid`."""
+    u, v, s2n = pyprocess.extended_search_area_piv(
+        frame_a,
+        frame_b,
+        window_size=grid.window,
+        overlap=grid.overlap,
+        search_area_size=grid.window,
+        width=piv.sig2noise_mask,
+        subpixel_method=piv.subpixel_method,
+        sig2noise_method=piv.sig2noise_method if piv.sig2noise_validate else None,
+        correlation_method=piv.correlation_method,
+        normalized_correlation=piv.normalized_correlation,
+        use_vectorized=True,  # windef's default: its vectorised sub-pixel and s2n
+    )
+    shape = grid.shape(frame_a.shape)
+    return RawPass(
+        np.asarray(u, float).reshape(shape),
+        np.asarray(v, float).reshape(shape),
+        np.asarray(s2n, float).reshape(shape),
+    )

@@ -1,0 +1,22 @@
+"""pivfleet's PIV settings as OpenPIV's settings object, for the OpenPIV functions the engine
+calls (and for running OpenPIV itself on the same settings, to compare)."""
+
+from __future__ import annotations
+
+import math
+
+from openpiv.settings import PIVSettings
+
+from pivfleet.core.spec import PivSettings
+
+FIRST_PASS_ONLY = {"first_pass_max_filter_iteration", "first_pass_filter_kernel_size"}
+
+
+def to_openpiv(piv: PivSettings) -> PIVSettings:
+    """A fresh OpenPIV settings object: windef mutates it, so each call gets its own."""
+    fields = piv.model_dump(exclude={"windows", "overlaps", *FIRST_PASS_ONLY})
+    settings = PIVSettings(windowsizes=piv.windows, overlap=piv.overlaps, **fields)
+    settings.num_iterations = len(piv.windows)
+    if piv.std_threshold is None:
+        settings.std_threshold = math.inf
+    return settings
