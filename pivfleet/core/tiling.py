@@ -18,6 +18,9 @@ from pivfleet.core.spec import PivSettings, TilingChoice
 
 MIN_AUTO_TILE_PIXELS = 1024
 """`tiling: auto` never cuts cores smaller than this, so halo work stays under ~2× the core."""
+STENCIL_PIXELS = 12
+"""Margin for image interpolation: the cubic spline prefilter's influence decays by 0.27 per
+pixel, so 12 px leave an edge under 1e-6 of a grey level's effect on a deformed window."""
 
 
 class Box(BaseModel):
@@ -110,3 +113,48 @@ def choose_tile_pixels(
     side = math.sqrt(image_shape[0] * image_shape[1] / tiles_per_pair)
     pixels = max(MIN_AUTO_TILE_PIXELS, int(side))
     return None if pixels >= max(image_shape) else pixels
+
+
+def pass_reach_pixels(piv: PivSettings, pass_index: int, displacement_px: float) -> int:
+    """How far beyond its windows a pass-synchronous job reads: nothing in the first pass; in
+    later ones, where deformation samples the frames (half the predicted displacement each
+    way, or all of it when only frame B is deformed) plus the interpolation stencil."""
+    if pass_index == 0:
+        return 0
+    moved = displacement_px / 2 if piv.deformation_method == "symmetric" else displacement_px
+    return math.ceil(moved) + STENCIL_PIXELS
+
+
+def plan_pass_tiles(
+    image_shape: tuple[int, int], piv: PivSettings, pass_index: int, tile_pixels: int,
+    reach_px: int,
+) -> list[Tile]:  # fmt: skip
+    """Pass-synchronous tiles of one pass: cores are blocks of that pass's grid, about
+    `tile_pixels` wide; crops hold the cores' windows plus `reach_px`, starting on the pass's
+    grid so that their windows are the frame's windows."""
+    window, step = piv.windows[pass_index], piv.steps[pass_index]
+    rows, cols = grid_shape(image_shape, window, step)
+    cells = max(1, tile_pixels // step)
+    tiles: list[Tile] = []
+    for r0, r1 in split_evenly(rows, cells):
+        y0, y1 = pass_crop_span((r0, r1), image_shape[0], window, step, reach_px)
+        for c0, c1 in split_evenly(cols, cells):
+            x0, x1 = pass_crop_span((c0, c1), image_shape[1], window, step, reach_px)
+            crop = Box(y0=y0, y1=y1, x0=x0, x1=x1)
+            tiles.append(Tile(index=len(tiles), crop=crop, core=Box(y0=r0, y1=r1, x0=c0, x1=c1)))
+    return tiles
+
+
+def pass_crop_span(
+    cells: tuple[int, int], size: int, window: int, step: int, reach_px: int
+) -> tuple[int, int]:
+    """Pixels of windows `cells` plus `reach_px` each side, the start on the pass's grid."""
+    start = max(0, cells[0] * step - reach_px) // step * step
+    stop = min(size, (cells[1] - 1) * step + window + reach_px)
+    return start, stop
+
+
+def work_factor(tiles: list[Tile], image_shape: tuple[int, int]) -> float:
+    """Pixels the tiles read over the pixels of the pair (1.0: each pixel read once)."""
+    read = sum(tile.crop.shape[0] * tile.crop.shape[1] for tile in tiles)
+    return read / (image_shape[0] * image_shape[1])

@@ -13,6 +13,7 @@ from openpiv import filters, validation
 from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.spec import PivSettings
+from pivfleet.core.tiling import Box
 from pivfleet.engine.kernel import Field, PassGrid, Predictor, RawPass
 from pivfleet.engine.settings import to_openpiv
 
@@ -30,6 +31,16 @@ class PassField:
     u: Field
     v: Field
     flags: Flags
+
+
+def assemble(grid: tuple[int, int], blocks: list[tuple[Box, RawPass]]) -> RawPass:
+    """A pass's raw field from its jobs' core blocks (grid indices); a block never delivered
+    stays NaN, so validation flags it and replacement fills it from its neighbours."""
+    u, v, s2n = (np.full(grid, np.nan) for _ in range(3))
+    for core, raw in blocks:
+        rows, cols = slice(core.y0, core.y1), slice(core.x0, core.x1)
+        u[rows, cols], v[rows, cols], s2n[rows, cols] = raw.u, raw.v, raw.s2n
+    return RawPass(u, v, s2n)
 
 
 def validate(raw: RawPass, piv: PivSettings) -> Flags:

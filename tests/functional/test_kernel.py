@@ -12,9 +12,11 @@ import pytest
 
 from pivfleet.core.imaging import read_frame
 from pivfleet.core.spec import PivSettings
-from pivfleet.engine.field import predict, settle
-from pivfleet.engine.kernel import Predictor, correlate_pass, pass_grids
+from pivfleet.core.tiling import pass_reach_pixels, plan_pass_tiles, work_factor
+from pivfleet.engine.field import PassField, assemble, predict, settle
+from pivfleet.engine.kernel import Predictor, RawPass, correlate_pass, pass_grids
 from pivfleet.engine.reference import run_passes
+from tests.synthetic import make_pair, shear, vortex
 
 STENCIL_PX = 12
 """The cubic spline prefilter decays by 0.27 per pixel: 12 px leave under 1e-6 of an edge."""
@@ -67,3 +69,72 @@ def test_the_whole_pair_engine_is_the_kernel_and_the_global_steps(sample_input: 
     vectors = run_passes(*frames, piv)
     np.testing.assert_array_equal(vectors.u, field.u)
     np.testing.assert_array_equal(vectors.flags, field.flags.astype(np.int8))
+
+
+def run_pass_synchronous(frames, piv: PivSettings, tile_pixels: int) -> PassField:
+    """The rounds the pipeline runs, in one process: each pass mapped over its tiles (crops of
+    the pass's windows plus the reach of the actual predictor), then reduced on the whole grid."""
+    grids, shape, predictor = pass_grids(piv), frames[0].shape, None
+    for index, grid in enumerate(grids):
+        displacement = 0.0 if predictor is None else predictor_extent(predictor)
+        reach = pass_reach_pixels(piv, index, displacement)
+        blocks = []
+        for tile in plan_pass_tiles(shape, piv, index, tile_pixels, reach):
+            crop = tile.crop
+            pixels = tuple(f[crop.y0 : crop.y1, crop.x0 : crop.x1] for f in frames)
+            raw = correlate_pass(pixels, grid, piv, predictor, origin=(crop.y0, crop.x0))
+            first = (crop.y0 // grid.step, crop.x0 // grid.step)
+            core = tile.core
+            block = (slice(core.y0 - first[0], core.y1 - first[0]),
+                     slice(core.x0 - first[1], core.x1 - first[1]))  # fmt: skip
+            blocks.append((core, RawPass(raw.u[block], raw.v[block], raw.s2n[block])))
+        last = index == len(grids) - 1
+        field = settle(assemble(grid.shape(shape), blocks), piv, index == 0, last)
+        if not last:
+            predictor = predict(field, grid, grids[index + 1], shape)
+    return field
+
+
+def predictor_extent(predictor: Predictor) -> float:
+    return float(max(np.abs(predictor.u).max(), np.abs(predictor.v).max()))
+
+
+SYNTHETIC = {
+    "shear-16bit-333x517": lambda: make_pair((333, 517), shear(), bits=16, seed=1),
+    "vortex-8bit-301x459": lambda: make_pair((301, 459), vortex((150, 230)), bits=8, seed=2),
+}
+
+
+def pair_frames(sample_input: Path, pair: str) -> tuple[np.ndarray, np.ndarray]:
+    if pair in SYNTHETIC:
+        made = SYNTHETIC[pair]()
+        return made.frame_a.astype(float), made.frame_b.astype(float)
+    a, b = (read_frame(str(p)) for p in sorted(sample_input.glob(f"{pair}_?.*")))
+    return a, b
+
+
+@pytest.mark.parametrize("pair", ["test1", "test2", "test4", "test5", *SYNTHETIC])
+def test_pass_synchronous_tiles_equal_the_whole_pair_with_the_std_test_on(
+    sample_input: Path, pair: str
+) -> None:
+    """Every vector of every tile size equals the whole-pair run's, the global std test on:
+    each pass is validated and replaced on the whole field, as the collector will."""
+    frames = pair_frames(sample_input, pair)
+    piv = PivSettings(std_threshold=10)
+    whole = run_passes(*frames, piv)
+    for tile_pixels in (128, 384):
+        tiled = run_pass_synchronous(frames, piv, tile_pixels)
+        np.testing.assert_allclose(tiled.u, whole.u, rtol=0, atol=SAME_VECTOR_PX)
+        np.testing.assert_allclose(tiled.v, whole.v, rtol=0, atol=SAME_VECTOR_PX)
+        np.testing.assert_array_equal(tiled.flags.astype(np.int8), whole.flags)
+
+
+@pytest.mark.parametrize("shape", [(1720, 2304), (6600, 4400)])
+def test_pass_tiles_read_little_more_than_the_pair(shape: tuple[int, int]) -> None:
+    """At 1024 px tiles each pass reads ≤ 1.25 × the pair's pixels (halo tiles: 1.92, 2.20)."""
+    piv = PivSettings()
+    for index in range(len(piv.windows)):
+        reach = pass_reach_pixels(piv, index, piv.max_displacement)
+        tiles = plan_pass_tiles(shape, piv, index, 1024, reach)
+        assert work_factor(tiles, shape) <= 1.25
+        assert len(tiles) >= 6
