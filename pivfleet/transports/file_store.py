@@ -78,6 +78,13 @@ class FileBlobStore:
         return sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.rglob("*")))
 
     def list(self, prefix: str) -> list[str]:
-        base = self.root.resolve()
-        found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        """Keys under `prefix`, walking only the prefix's folder: the cost of a listing grows
+        with what it returns, not with everything in the store (the collector lists often)."""
+        base, folder = self.root.resolve(), prefix.rpartition("/")[0]
+        if folder:
+            self._path(folder)  # refuse a prefix that climbs out of the root
+        start = base / folder
+        if not start.is_dir():
+            return []
+        found = (p.relative_to(base).as_posix() for p in start.rglob("*") if p.is_file())
         return sorted(k for k in found if k.startswith(prefix) and not k.endswith(PARTIAL_SUFFIX))

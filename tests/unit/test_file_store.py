@@ -221,3 +221,14 @@ def test_a_name_at_the_file_system_limit_can_be_written(store: FileBlobStore) ->
     store.put(key, b"1")
     assert store.put_if_absent(key, b"2") is False
     assert store.get(key) == b"1"
+
+
+def test_a_listing_keeps_prefix_semantics_within_its_folder(store: FileBlobStore) -> None:
+    for key in ("runs/r/p1.txt", "runs/r/p10.txt", "runs/r/sub/p1.json", "runs/q/p1.txt", "p1"):
+        store.put(key, b"x")
+    assert store.list("runs/r/p1") == ["runs/r/p1.txt", "runs/r/p10.txt"]
+    assert store.list("runs/r/") == ["runs/r/p1.txt", "runs/r/p10.txt", "runs/r/sub/p1.json"]
+    assert store.list("runs/none/") == []
+    assert store.list("p") == ["p1"]
+    with pytest.raises(KeyError, match="outside the store"):
+        store.list("../elsewhere/")
