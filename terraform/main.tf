@@ -161,6 +161,7 @@ module "collector" {
   source_dlq_arn                  = module.results_queue.dlq_arn
   read_bucket_arns                = [module.storage.output_bucket_arn]
   write_bucket_arns               = [module.storage.output_bucket_arn]
+  delete_bucket_arns              = [module.storage.output_bucket_arn]
   kms_key_arn                     = module.kms.key_arn
   log_retention_days              = var.log_retention_days
 }

@@ -337,6 +337,21 @@ def test_dispatcher_and_collector_run_the_same_image_with_their_handlers() -> No
     assert root["dispatcher"]["image_uri"] == root["collector"]["image_uri"]
 
 
+@pytest.mark.parametrize(
+    ("function", "why"),
+    [
+        ("dispatcher", "a resubmission removes the replaced generation's outputs"),
+        ("collector", "a pair that cannot be collected has its half-written outputs removed"),
+        ("reconciler", "it re-drives runs as the dispatcher does"),
+    ],
+)
+def test_functions_that_remove_outputs_may_delete_in_the_output_bucket(
+    function: str, why: str
+) -> None:
+    root = {n: b for block in load_dir(TERRAFORM)["module"] for n, b in block.items()}
+    assert root[function]["delete_bucket_arns"] == ["${module.storage.output_bucket_arn}"], why
+
+
 def test_worker_task_definition() -> None:
     module = load_dir(MODULES / "worker_service")
     (task,) = [b for t, _, b in resources(module) if t == "aws_ecs_task_definition"]
