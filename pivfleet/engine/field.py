@@ -65,9 +65,8 @@ def replace(raw: RawPass, flags: Flags, piv: PivSettings, first: bool) -> tuple[
 def settle(raw: RawPass, piv: PivSettings, first: bool, last: bool) -> PassField:
     """Validate and replace one pass's assembled field. A later pass with every vector flagged
     raises, as OpenPIV's windef does; the last pass is replaced only when asked."""
-    flags = validate(raw, piv) if (piv.validation_first_pass or not first or last) else None
-    if flags is None:
-        flags = np.zeros(raw.u.shape, bool)
+    checked = piv.validation_first_pass or not first or last
+    flags = validate(raw, piv) if checked else np.zeros(raw.u.shape, bool)
     if not first and flags.all():
         raise NoValidVectorError(
             "every vector of a pass failed validation: check that both frames show particles "
