@@ -102,7 +102,7 @@ module "job_queues" {
   max_receive_count             = local.max_receive_count
   message_retention_seconds     = local.message_retention_seconds
   dlq_message_retention_seconds = local.dlq_retention_seconds
-  producer_role_arns            = [module.dispatcher.role_arn]
+  producer_role_arns            = [module.dispatcher.role_arn, module.collector.role_arn]
   consumer_role_arns            = [module.workers[each.key].task_role_arn]
 }
 
@@ -159,6 +159,7 @@ module "collector" {
   environment                     = local.function_environment
   source_queue_arn                = module.results_queue.arn
   source_dlq_arn                  = module.results_queue.dlq_arn
+  send_queue_arns                 = [for q in module.job_queues : q.arn] # the next pass's jobs
   read_bucket_arns                = [module.storage.output_bucket_arn]
   write_bucket_arns               = [module.storage.output_bucket_arn]
   delete_bucket_arns              = [module.storage.output_bucket_arn]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import tifffile
 
 Array = npt.NDArray[np.float64]
 Flow = Callable[[Array, Array], tuple[Array, Array]]
@@ -84,3 +86,10 @@ def render(shape: tuple[int, int], y: Array, x: Array, brightness: Array) -> Arr
     rows, cols = np.broadcast_arrays(rows, cols)
     np.add.at(image, (rows[inside], cols[inside]), (weight * brightness[:, None, None])[inside])
     return image
+
+
+def write_pair(folder: Path, name: str, pair: SyntheticPair) -> None:
+    """The pair as `<name>_a.tif`/`<name>_b.tif`, at its bit depth, as a camera writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix, frame in (("a", pair.frame_a), ("b", pair.frame_b)):
+        tifffile.imwrite(folder / f"{name}_{suffix}.tif", frame)

@@ -13,7 +13,7 @@ from pivfleet.core.errors import PivfleetError
 from pivfleet.core.keys import bucket_keys
 from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.frame_cache import FrameCache
-from pivfleet.roles.worker import Worker, process_tile
+from pivfleet.roles.worker import Worker, Workspace, process_tile
 
 log = logging.getLogger("worker")
 
@@ -29,10 +29,9 @@ def work(config: CloudConfig) -> None:
     if queues is None:
         return
     jobs, results = queues
-    frames, outputs = FrameCache(deployment.inputs()), deployment.outputs()
+    space = Workspace(FrameCache(deployment.inputs()), deployment.outputs())
     worker = Worker(
-        results,
-        lambda job: process_tile(job, frames, outputs, bucket_keys(job.run, job.generation)),
+        results, lambda job: process_tile(job, space, bucket_keys(job.run, job.generation))
     )
     consumer = Consumer(jobs, worker, Intake(lease=config.job_lease))
     drain_on_sigterm(stop, config.drain_seconds, consumer.release)

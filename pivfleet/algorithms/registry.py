@@ -19,7 +19,11 @@ ENTRY_POINT_GROUP = "pivfleet.algorithms"
 
 
 class Algorithm(Protocol):
-    """What every algorithm implements. `process` raises ValueError for bad parameters."""
+    """What every algorithm implements. `process` raises ValueError for bad parameters.
+
+    An algorithm with `runs_passes = True` is pivfleet's own multi-pass engine: its passes can
+    be split, each pass on tiles and its global steps on the whole grid (`engine/rounds.py`).
+    Any other algorithm is a black box: tiles run it whole, on crops with a halo."""
 
     name: str
 
@@ -30,6 +34,16 @@ class Algorithm(Protocol):
 
 def available_algorithms() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def runs_passes(name: str) -> bool:
+    """Whether `name` may run pass-synchronously (False when it is not installed here: its
+    workers then get whole pairs or halo tiles, which every algorithm can run)."""
+    try:
+        algorithm = load_algorithm(name)
+    except AlgorithmError:
+        return False
+    return bool(getattr(algorithm, "runs_passes", False))
 
 
 @cache

@@ -3,8 +3,6 @@ pivfleet's per-pass kernel and global steps)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from typing import Any
 
 from pivfleet.core.imaging import Frame
@@ -17,12 +15,11 @@ class WindefAlgorithm:
     """Every pass of the user's settings on one crop."""
 
     name = "windef"
+    runs_passes = True
 
     def process(
         self, frame_a: Frame, frame_b: Frame, piv: PivSettings, parameters: dict[str, Any]
     ) -> Vectors:
         if parameters:
             raise ValueError(f"windef takes its settings from 'piv'; unknown {sorted(parameters)}")
-        # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
-        with contextlib.redirect_stdout(io.StringIO()):
-            return run_passes(frame_a, frame_b, piv)
+        return run_passes(frame_a, frame_b, piv)

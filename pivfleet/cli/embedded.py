@@ -30,7 +30,7 @@ from pivfleet.roles.dispatcher import dispatch_run
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.heartbeat import Lease
 from pivfleet.roles.storage import RunStorage
-from pivfleet.roles.worker import Worker, process_tile
+from pivfleet.roles.worker import Worker, Workspace, process_tile
 from pivfleet.transports.file_store import FileBlobStore
 from pivfleet.transports.memory_queue import InMemoryQueue
 
@@ -44,17 +44,14 @@ def init_pool_process(input_root: str, work_root: str, keys: RunKeys) -> None:
     """Per-process state: each pool process keeps its own decoded-pair cache. Ctrl-C reaches
     the whole process group: the parent stops the pool, so the children ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _pool_state.update(
-        frames=FrameCache(FileBlobStore(Path(input_root))),
-        work=FileBlobStore(Path(work_root)),
-        keys=keys,
-    )
+    frames = FrameCache(FileBlobStore(Path(input_root)))
+    _pool_state.update(space=Workspace(frames, FileBlobStore(Path(work_root))), keys=keys)
 
 
 def run_in_pool_process(body: str) -> str:
     job = TileJob.model_validate_json(body)
-    frames, work, keys = (_pool_state[k] for k in ("frames", "work", "keys"))
-    return process_tile(job, frames, work, keys).model_dump_json()  # type: ignore[arg-type]
+    space, keys = (_pool_state[k] for k in ("space", "keys"))
+    return process_tile(job, space, keys).model_dump_json()  # type: ignore[arg-type]
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -196,7 +193,7 @@ class EmbeddedRun:
         with ProcessPoolExecutor(
             self.workers, initializer=init_pool_process, initargs=args
         ) as pool:
-            return self._consume(Collector(storage, plan), progress, jobs, pool)
+            return self._consume(Collector(storage, plan, jobs.send), progress, jobs, pool)
 
     def clear_earlier_results(self) -> None:
         """Results are never stale: an earlier run's files in `out_dir` (its summary, and any

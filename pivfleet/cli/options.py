@@ -74,7 +74,8 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--no-sig2noise-validation", dest="sig2noise_validate", action="store_false", default=None)
     add("--u-range", dest="min_max_u_disp", type=number_range, help="valid u range MIN,MAX px")
     add("--v-range", dest="min_max_v_disp", type=number_range, help="valid v range MIN,MAX px")
-    add("--std-threshold", type=float, help="global std test (OpenPIV uses 10; off by default)")
+    add("--std-threshold", type=float, help="global std test threshold (default 10, as OpenPIV)")
+    add("--no-std-test", action="store_true", help="switch the global std test off")
     add("--median-threshold", type=float, help="local median test threshold (default 3)")
     add("--median-size", type=int, help="local median kernel half-size (default 1)")
     add("--normalized-median", dest="median_normalized", action="store_true", default=None)
@@ -111,6 +112,8 @@ def build_spec(args: argparse.Namespace, run: str, workers: int) -> RunSpec:
 
     names = set(PivSettings.model_fields)
     piv = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if args.no_std_test:
+        piv["std_threshold"] = None
     try:
         return RunSpec(
             run=run, algorithm=args.algorithm, piv=PivSettings(**piv), tiling=args.tiling,

@@ -92,4 +92,4 @@ class Deployment:
         return Dispatcher(self.inputs(), self.outputs(), self.known_jobs_queue)
 
     def result_collector(self) -> ResultCollector:
-        return ResultCollector(self.outputs())
+        return ResultCollector(self.outputs(), self.known_jobs_queue)

@@ -74,6 +74,31 @@ class RunKeys:
     def result_records(self, pair: str) -> str:
         return f"{self.work}/results/{pair}/"
 
+    def passes(self, pair: str, index: int) -> str:
+        """Pass `index` of a pass-synchronous pair: its tiles' raw blocks, their result
+        records, the predictor it deforms with and the marker that its jobs were sent."""
+        return f"{self.work}/passes/{pair}/{index}"
+
+    def pass_tile(self, pair: str, index: int, tile: int) -> str:
+        return f"{self.passes(pair, index)}/tiles/{tile:05d}.npz"
+
+    def pass_record(self, pair: str, index: int, tile: int) -> str:
+        return f"{self.pass_records(pair, index)}{tile:05d}.json"
+
+    def pass_records(self, pair: str, index: int) -> str:
+        return f"{self.passes(pair, index)}/results/"
+
+    def predictor(self, pair: str, index: int) -> str:
+        return f"{self.passes(pair, index)}/predictor.npz"
+
+    def pass_sent(self, pair: str, index: int) -> str:
+        """Marker: every job of the pass was sent (pass 0's go with the plan's jobs)."""
+        return f"{self.passes(pair, index)}/jobs-sent"
+
+    def pass_summary(self, pair: str, index: int) -> str:
+        """What the pass's jobs cost and which failed, written when it was reduced."""
+        return f"{self.passes(pair, index)}/summary.json"
+
     def pair_status(self, pair: str) -> str:
         return f"{self.work}/pairs/{pair}.json"
 

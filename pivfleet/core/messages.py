@@ -11,18 +11,21 @@ from pivfleet.core.keys import GENERATION_PATTERN
 from pivfleet.core.spec import MAX_FRAME_PIXELS_DEFAULT, PivSettings
 from pivfleet.core.tiling import Box, Tile
 
-MESSAGE_SCHEMA_VERSION = 2  # the Literal[2] fields below must change with it
+MESSAGE_SCHEMA_VERSION = 3  # the Literal[3] fields below must change with it
 
 
 class TileMessage(BaseModel):
     """What every message about a tile carries: its version, run and pair."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     run: str
     generation: Annotated[str, Field(pattern=GENERATION_PATTERN)]
     """The submission this message belongs to (see `core/keys.py`)."""
     pair: str
+    pass_index: int | None = None
+    """None: every pass runs in one job (a whole pair, or a halo tile of an algorithm that is a
+    black box); k: pass k of a pass-synchronous pair, whose core is a block of pass k's grid."""
 
 
 class TileJob(TileMessage):
@@ -34,6 +37,7 @@ class TileJob(TileMessage):
     image_shape: tuple[int, int]
     tile: Tile
     tile_count: int
+    """Jobs of this pair (of this pass, for a pass-synchronous job)."""
     algorithm: str
     piv: PivSettings
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -48,7 +52,10 @@ class TileResult(TileMessage):
     tile: int
     tile_count: int
     core: Box
-    """The tile's block of the pair's final grid: the collector places it without re-planning."""
+    """The tile's block of its pass's grid (the final grid when `pass_index` is None): the
+    collector places it without re-planning."""
+    pixels_read: int = 0
+    """Pixels of the crop the job processed, per frame (the plan's work factor adds them up)."""
     status: Literal["done", "failed"]
     key: str | None = None
     """The blob holding the tile's vectors when done."""

@@ -14,7 +14,13 @@ from pivfleet.core.messages import TileJob
 from pivfleet.core.pairing import FramePair, pair_frames
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import PairStatus
-from pivfleet.core.tiling import Tile, choose_tile_pixels, grid_shape, plan_tiles
+from pivfleet.core.tiling import (
+    Tile,
+    choose_tile_pixels,
+    grid_shape,
+    plan_pass_tiles,
+    plan_tiles,
+)
 
 HeaderReader = Callable[[str], FrameHeader]
 
@@ -40,7 +46,14 @@ class PairPlan(BaseModel):
     tile_count: int = 0
     tile_pixels: int | None = None
     """Tile size the plan cut this pair with (None: one whole-pair tile)."""
+    pass_tiles: tuple[int, ...] = ()
+    """Jobs of each pass when the pair runs pass-synchronously (every pass on tiles, its global
+    steps on the whole grid); empty when each job runs every pass."""
     error: str | None = None
+
+    @property
+    def synchronous(self) -> bool:
+        return bool(self.pass_tiles)
 
 
 class RunPlan(BaseModel):
@@ -97,40 +110,69 @@ def plan_pair(pair: FramePair, read: HeaderReader, spec: RunSpec, key_prefix: st
     return plan.model_copy(update={"image_shape": shape, "grid_shape": grid})
 
 
-def plan_run(spec: RunSpec, frames: RunInput, generation: str) -> RunPlan:
-    """Pair, check and size every pair's tiles; a bad pair is recorded as failed, not raised."""
+def plan_run(
+    spec: RunSpec, frames: RunInput, generation: str, synchronous: bool = False
+) -> RunPlan:
+    """Pair, check and size every pair's tiles; a bad pair is recorded as failed, not raised.
+    `synchronous`: the algorithm's passes can be split, so tiles run one pass at a time."""
     found = pair_frames(frames.names, spec.pairing)
     pairs = [plan_pair(p, frames.read, spec, frames.key_prefix) for p in found]
     good = sum(p.error is None for p in pairs)
-    planned = []
-    for pair in pairs:
-        tile_count, tile_pixels = 0, None
-        if pair.error is None:
-            tile_pixels = choose_tile_pixels(spec.tiling, pair.image_shape, good, spec.workers)
-            tile_count = len(plan_tiles(pair.image_shape, spec.piv, tile_pixels))
-        planned.append(
-            pair.model_copy(update={"tile_count": tile_count, "tile_pixels": tile_pixels})
-        )
-    return RunPlan(spec=spec, generation=generation, pairs=planned)
+    return RunPlan(
+        spec=spec,
+        generation=generation,
+        pairs=[size_tiles(pair, spec, good, synchronous) for pair in pairs],
+    )
+
+
+def size_tiles(pair: PairPlan, spec: RunSpec, pairs: int, synchronous: bool) -> PairPlan:
+    """The pair cut for `pairs` good pairs on the run's workers: whole, halo or pass tiles."""
+    if pair.error is not None:
+        return pair
+    shape, piv = pair.image_shape, spec.piv
+    pixels = choose_tile_pixels(spec.tiling, shape, pairs, spec.workers, synchronous)
+    if pixels is None or not synchronous:
+        count = len(plan_tiles(shape, piv, pixels))
+        return pair.model_copy(update={"tile_count": count, "tile_pixels": pixels})
+    counts = tuple(len(plan_pass_tiles(shape, piv, k, pixels, 0)) for k in range(len(piv.windows)))
+    return pair.model_copy(
+        update={"tile_count": sum(counts), "tile_pixels": pixels, "pass_tiles": counts}
+    )
 
 
 def plan_jobs(plan: RunPlan) -> list[TileJob]:
-    """The plan's tile jobs: rebuilt from the plan alone, the same every time (no frame reads),
-    so a dispatcher that finds a stored plan can send its jobs again."""
+    """The plan's first jobs (pass 0 of pass-synchronous pairs): rebuilt from the plan alone,
+    the same every time (no frame reads), so a dispatcher that finds a stored plan can send
+    its jobs again."""
     jobs: list[TileJob] = []
     for pair in plan.pairs:
-        if pair.error is None:
-            tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels)
-            jobs += [make_job(plan, pair, tile, len(tiles)) for tile in tiles]
+        if pair.error is not None:
+            continue
+        if pair.synchronous:
+            jobs += plan_pass_jobs(plan, pair, 0, reach_px=0)
+            continue
+        tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels)
+        jobs += [make_job(plan, pair, tile, len(tiles)) for tile in tiles]
     return jobs
 
 
-def make_job(plan: RunPlan, pair: PairPlan, tile: Tile, tile_count: int) -> TileJob:
+def plan_pass_jobs(plan: RunPlan, pair: PairPlan, index: int, reach_px: int) -> list[TileJob]:
+    """Pass `index`'s jobs of a pass-synchronous pair, crops reaching `reach_px` beyond their
+    windows (`core/tiling.py:pass_reach_pixels` of the predictor's largest displacement)."""
+    assert pair.tile_pixels is not None
+    tiles = plan_pass_tiles(pair.image_shape, plan.spec.piv, index, pair.tile_pixels, reach_px)
+    return [make_job(plan, pair, tile, len(tiles), index) for tile in tiles]
+
+
+def make_job(
+    plan: RunPlan, pair: PairPlan, tile: Tile, tile_count: int, pass_index: int | None = None
+) -> TileJob:
     spec = plan.spec
     return TileJob(
         run=spec.run,
         generation=plan.generation,
         pair=pair.name,
+        pass_index=pass_index,
         frame_a=pair.frame_a,
         frame_b=pair.frame_b,
         image_shape=pair.image_shape,

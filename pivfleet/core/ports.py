@@ -4,6 +4,7 @@ Implementations live in `pivfleet/transports/`: in-memory queue and folder, SQS 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -108,3 +109,9 @@ class BlobStore(Protocol):
         ...
 
     def list(self, prefix: str) -> list[str]: ...
+
+
+JobSender = Callable[[list[str]], None]
+"""Sends job bodies to a jobs queue (`JobQueue.send` without a delay)."""
+JobsQueueFinder = Callable[[str], JobQueue]
+"""An algorithm's jobs queue; raises PivfleetError naming the algorithm when it has none."""

@@ -46,9 +46,10 @@ class PivSettings(BaseModel):
     validation_first_pass: bool = True
     min_max_u_disp: tuple[float, float] = (-30.0, 30.0)
     min_max_v_disp: tuple[float, float] = (-30.0, 30.0)
-    std_threshold: Annotated[float, Field(gt=0)] | None = None
-    """OpenPIV's global std test (it uses 10). Off by default: it is a whole-field statistic,
-    so a tile can only apply it with its own statistics and tiled runs would drift."""
+    std_threshold: Annotated[float, Field(gt=0)] | None = 10.0
+    """OpenPIV's global std test: vectors beyond this many standard deviations of the whole
+    field are outliers (None: off). Tiles see the whole field's statistics, since each pass is
+    validated on the assembled grid."""
     median_threshold: Annotated[float, Field(gt=0)] = 3.0
     median_size: Annotated[int, Field(ge=1)] = 1
     median_normalized: bool = False

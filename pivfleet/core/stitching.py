@@ -36,6 +36,22 @@ def stitch_tiles(grid: tuple[int, int], blocks: list[tuple[Box, Vectors | None]]
     return Vectors(u, v, flags)
 
 
+def mark_missing(vectors: Vectors, boxes: list[Box], piv: PivSettings) -> Vectors:
+    """Vectors whose final window centre lies in one of `boxes` (pixels) become missing: a
+    job that failed in an earlier pass left the ones there without their own measurement."""
+    rows, cols = vectors.u.shape
+    step, half = piv.steps[-1], piv.windows[-1] / 2.0
+    ys, xs = np.arange(rows) * step + half, np.arange(cols) * step + half
+    hole = np.zeros((rows, cols), bool)
+    for box in boxes:
+        hole |= ((ys >= box.y0) & (ys < box.y1))[:, None] & ((xs >= box.x0) & (xs < box.x1))
+    return Vectors(
+        np.where(hole, np.nan, vectors.u),
+        np.where(hole, np.nan, vectors.v),
+        np.where(hole, FLAG_MISSING, vectors.flags).astype(np.int8),
+    )
+
+
 def to_field(vectors: Vectors, piv: PivSettings) -> Field:
     """Window centres and OpenPIV's `transform_coordinates`: y grid reversed, v negated."""
     rows, cols = vectors.u.shape

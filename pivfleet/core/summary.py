@@ -8,9 +8,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pivfleet import __version__
 from pivfleet.core.spec import RunSpec
+from pivfleet.core.tiling import Box
 
 PairState = Literal["done", "partial", "failed"]
 RunState = Literal["done", "partial", "failed", "rejected"]
+
+
+class PassStatus(BaseModel):
+    """One pass of a pass-synchronous pair: its jobs, what failed, what it read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    index: int
+    """0 for the first pass."""
+    jobs: int
+    failed_tiles: list[int] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+    work_factor: float = 0.0
+    """Pixels the pass's jobs read ÷ the pair's pixels."""
+    missing: list[Box] = Field(default_factory=list)
+    """Pixels under the windows of failed jobs: vectors there are flagged missing."""
 
 
 class PairStatus(BaseModel):
@@ -18,9 +35,19 @@ class PairStatus(BaseModel):
     pair: str
     status: PairState
     tiles: int = 0
+    """Jobs the pair took (over every pass, for a pass-synchronous pair)."""
     failed_tiles: list[int] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     tile_seconds: float = 0.0
+    work_factor: float | None = None
+    """Pixels read by the pair's jobs ÷ the pair's pixels, per pass: 1.0 when each pixel is
+    read once; tiles add their margins."""
+    passes: list[PassStatus] = Field(default_factory=list)
+    """Each pass of a pass-synchronous pair; empty when every job ran every pass."""
+
+    @property
+    def failed_jobs(self) -> int:
+        return len(self.failed_tiles) + sum(len(p.failed_tiles) for p in self.passes)
 
 
 class RunSummary(BaseModel):
@@ -37,6 +64,8 @@ class RunSummary(BaseModel):
     tiles_failed: int = 0
     tile_seconds: float = 0.0
     """CPU-side seconds spent in tiles, summed over workers."""
+    work_factor: float | None = None
+    """The pairs' mean work factor (see PairStatus)."""
     wall_seconds: float | None = None
     message: str | None = None
     pivfleet_version: str = __version__
@@ -62,11 +91,17 @@ def summarise(run: str, statuses: list[PairStatus], wall_seconds: float | None) 
         pairs_partial=counts["partial"],
         pairs_failed=counts["failed"],
         tiles=sum(s.tiles for s in statuses),
-        tiles_failed=sum(len(s.failed_tiles) for s in statuses),
+        tiles_failed=sum(s.failed_jobs for s in statuses),
         tile_seconds=round(sum(s.tile_seconds for s in statuses), 3),
+        work_factor=mean_work_factor(statuses),
         wall_seconds=wall_seconds,
         pairs=sorted(statuses, key=lambda s: s.pair),
     )
+
+
+def mean_work_factor(statuses: list[PairStatus]) -> float | None:
+    factors = [s.work_factor for s in statuses if s.work_factor is not None]
+    return round(sum(factors) / len(factors), 4) if factors else None
 
 
 def rejected(run: str, message: str) -> RunSummary:

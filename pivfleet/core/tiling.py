@@ -17,7 +17,11 @@ from pydantic import BaseModel, ConfigDict
 from pivfleet.core.spec import PivSettings, TilingChoice
 
 MIN_AUTO_TILE_PIXELS = 1024
-"""`tiling: auto` never cuts cores smaller than this, so halo work stays under ~2× the core."""
+"""`tiling: auto` never cuts halo tiles' cores smaller than this, so halo work stays under
+~2× the core."""
+MIN_AUTO_PASS_TILE_PIXELS = 640
+"""`tiling: auto` never cuts pass-synchronous tiles smaller than this: each pass's jobs then
+read ≤ 1.25 × the pair's pixels with 64/32/16 windows and 30 px displacements."""
 STENCIL_PIXELS = 12
 """Margin for image interpolation: the cubic spline prefilter's influence decays by 0.27 per
 pixel, so 12 px leave an edge under 1e-6 of a grey level's effect on a deformed window."""
@@ -100,9 +104,12 @@ def plan_tiles(
 
 
 def choose_tile_pixels(
-    tiling: TilingChoice, image_shape: tuple[int, int], pairs: int, workers: int
-) -> int | None:
-    """Resolve `auto`: whole pairs when there are plenty, tiles when workers would idle."""
+    tiling: TilingChoice, image_shape: tuple[int, int], pairs: int, workers: int,
+    synchronous: bool = False,
+) -> int | None:  # fmt: skip
+    """Resolve `auto`: whole pairs when there are plenty (no round trips between passes);
+    otherwise tiles so that each pass (or each pair, for halo tiles) has about two jobs per
+    worker, no smaller than keeps the margin small."""
     if tiling == "none":
         return None
     if tiling != "auto":
@@ -111,7 +118,8 @@ def choose_tile_pixels(
         return None
     tiles_per_pair = math.ceil(2 * workers / max(pairs, 1))
     side = math.sqrt(image_shape[0] * image_shape[1] / tiles_per_pair)
-    pixels = max(MIN_AUTO_TILE_PIXELS, int(side))
+    least = MIN_AUTO_PASS_TILE_PIXELS if synchronous else MIN_AUTO_TILE_PIXELS
+    pixels = max(least, int(side))
     return None if pixels >= max(image_shape) else pixels
 
 

@@ -10,6 +10,8 @@ Everything that needs the whole field (validation, replacement, the next predict
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,19 +148,21 @@ def deform(
 
 def correlate(frame_a: Frame, frame_b: Frame, grid: PassGrid, piv: PivSettings) -> RawPass:
     """OpenPIV's FFT correlation, sub-pixel peak and s2n on every window of `grid`."""
-    u, v, s2n = pyprocess.extended_search_area_piv(
-        frame_a,
-        frame_b,
-        window_size=grid.window,
-        overlap=grid.overlap,
-        search_area_size=grid.window,
-        width=piv.sig2noise_mask,
-        subpixel_method=piv.subpixel_method,
-        sig2noise_method=piv.sig2noise_method if piv.sig2noise_validate else None,
-        correlation_method=piv.correlation_method,
-        normalized_correlation=piv.normalized_correlation,
-        use_vectorized=True,  # windef's default: its vectorised sub-pixel and s2n
-    )
+    # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
+    with contextlib.redirect_stdout(io.StringIO()):
+        u, v, s2n = pyprocess.extended_search_area_piv(
+            frame_a,
+            frame_b,
+            window_size=grid.window,
+            overlap=grid.overlap,
+            search_area_size=grid.window,
+            width=piv.sig2noise_mask,
+            subpixel_method=piv.subpixel_method,
+            sig2noise_method=piv.sig2noise_method if piv.sig2noise_validate else None,
+            correlation_method=piv.correlation_method,
+            normalized_correlation=piv.normalized_correlation,
+            use_vectorized=True,  # windef's default: its vectorised sub-pixel and s2n
+        )
     shape = grid.shape(frame_a.shape)
     return RawPass(
         np.asarray(u, float).reshape(shape),

@@ -4,13 +4,12 @@ With OpenPIV's settings it computes what OpenPIV's `windef.simple_multipass` doe
 
 from __future__ import annotations
 
-import numpy as np
-
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.vectors import Vectors
 from pivfleet.engine.field import predict, settle
 from pivfleet.engine.kernel import Predictor, correlate_pass, pass_grids
+from pivfleet.engine.rounds import final_vectors
 
 
 def run_passes(frame_a: Frame, frame_b: Frame, piv: PivSettings) -> Vectors:
@@ -23,5 +22,4 @@ def run_passes(frame_a: Frame, frame_b: Frame, piv: PivSettings) -> Vectors:
         field = settle(raw, piv, first=index == 0, last=last)
         if not last:
             predictor = predict(field, grid, grids[index + 1], frame_a.shape)
-    u, v = np.nan_to_num(field.u, nan=0.0), np.nan_to_num(field.v, nan=0.0)
-    return Vectors(u, v, field.flags.astype(np.int8))
+    return final_vectors(field)

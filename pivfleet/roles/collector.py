@@ -23,11 +23,20 @@ from pivfleet.core.keys import (
 from pivfleet.core.messages import TileResult, parse_message
 from pivfleet.core.outputs import render_netcdf, render_plot, render_text
 from pivfleet.core.plan import PairPlan, RunPlan
-from pivfleet.core.ports import ACK, BlobStore, Message, Outcome, dead_letter
+from pivfleet.core.ports import (
+    ACK,
+    BlobStore,
+    JobSender,
+    JobsQueueFinder,
+    Message,
+    Outcome,
+    dead_letter,
+)
 from pivfleet.core.stitching import stitch_tiles, to_field
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
-from pivfleet.roles.storage import RunStorage
+from pivfleet.roles.rounds import PassRounds
+from pivfleet.roles.storage import RunStorage, read_many
 
 log = logging.getLogger(__name__)
 PLANS_CACHED = 32
@@ -47,19 +56,47 @@ class Collector:
 
     storage: RunStorage
     plan: RunPlan
+    send: JobSender
+    """The run's jobs queue: pass-synchronous pairs send each next pass's jobs there."""
+
+    @property
+    def rounds(self) -> PassRounds:
+        return PassRounds(self.storage, self.plan, self.send)
 
     def collect(self, result: TileResult) -> Collected:
         """Record `result`; finish its pair, and then the run, when it was the last one."""
+        if self.storage.work.exists(self.storage.keys.pair_status(result.pair)):
+            # A redelivery: if a collector died after the pair and before the run's summary,
+            # this is the event that finishes the run.
+            return Collected(summary=self.finish_run())
+        if result.pass_index is not None:
+            return self.collect_pass(result)
         work, keys = self.storage.work, self.storage.keys
         work.put(keys.result_record(result.pair, result.tile), result.model_dump_json().encode())
         results = self.pair_results(result.pair)
         if results is None:
             return Collected()
-        if work.exists(keys.pair_status(result.pair)):
-            # A redelivery: if a collector died after the pair and before the run's summary,
-            # this is the event that finishes the run.
-            return Collected(summary=self.finish_run())
-        status = self.finish_pair(self.plan.pair(result.pair), results)
+        pair = self.plan.pair(result.pair)
+        status = tiles_status(pair, results)
+        vectors = None
+        if status.status != "failed" and self.is_current():
+            blocks = zip((r.core for r in results), self.load(results), strict=True)
+            vectors = stitch_tiles(pair.grid_shape, list(blocks))
+        return Collected(self.finish_pair(pair, status, vectors), self.finish_run())
+
+    def collect_pass(self, result: TileResult) -> Collected:
+        rounds = self.rounds
+        if rounds.is_reduced(result):
+            log.info(
+                "late result of a reduced pass ignored",
+                extra={"run": result.run, "pair": result.pair, "pass": result.pass_index},
+            )
+            return Collected()
+        finished = rounds.collect(result)
+        if finished is None:
+            return Collected()
+        pair = self.plan.pair(result.pair)
+        status = self.finish_pair(pair, finished.status, finished.vectors)
         return Collected(status, self.finish_run())
 
     def pair_results(self, pair: str) -> list[TileResult] | None:
@@ -67,21 +104,14 @@ class Collector:
         records = work.list(self.storage.keys.result_records(pair))
         if len(records) < self.plan.pair(pair).tile_count:
             return None
-        return [TileResult.model_validate_json(work.get(k)) for k in records]
+        return [TileResult.model_validate_json(data) for data in read_many(work, records)]
 
-    def finish_pair(self, pair: PairPlan, results: list[TileResult]) -> PairStatus:
-        failed = sorted(r.tile for r in results if r.status == "failed")
-        status = PairStatus(
-            pair=pair.name,
-            status="failed" if len(failed) == len(results) else "partial" if failed else "done",
-            tiles=len(results),
-            failed_tiles=failed,
-            errors=sorted({r.error for r in results if r.error}),
-            tile_seconds=round(sum(r.seconds for r in results), 4),
-        )
-        if status.status != "failed" and self.is_current():
-            blocks = [(r.core, self.load(r)) for r in results]
-            self.write_outputs(pair, stitch_tiles(pair.grid_shape, blocks))
+    def finish_pair(
+        self, pair: PairPlan, status: PairStatus, vectors: Vectors | None
+    ) -> PairStatus:
+        """Write the pair's outputs (the current generation's only), then its status."""
+        if vectors is not None and self.is_current():
+            self.write_outputs(pair, vectors)
         key = self.storage.keys.pair_status(pair.name)
         self.storage.work.put_if_absent(key, status.model_dump_json().encode())
         return status
@@ -95,10 +125,11 @@ class Collector:
         except KeyError:
             return True
 
-    def load(self, result: TileResult) -> Vectors | None:
-        if result.status != "done" or result.key is None:
-            return None
-        return decode_vectors(self.storage.work.get(result.key))
+    def load(self, results: list[TileResult]) -> list[Vectors | None]:
+        """Each done result's vectors (read in parallel), None for a failed one."""
+        done = [r.key for r in results if r.status == "done" and r.key is not None]
+        blobs = dict(zip(done, read_many(self.storage.work, done), strict=True))
+        return [decode_vectors(blobs[r.key]) if r.key in blobs else None for r in results]
 
     def write_outputs(self, pair: PairPlan, vectors: Vectors) -> None:
         spec, field = self.plan.spec, to_field(vectors, self.plan.spec.piv)
@@ -152,6 +183,21 @@ class Collector:
         return summary
 
 
+def tiles_status(pair: PairPlan, results: list[TileResult]) -> PairStatus:
+    """A pair whose jobs each ran every pass: failed when all failed, partial when some did."""
+    failed = sorted(r.tile for r in results if r.status == "failed")
+    pixels = pair.image_shape[0] * pair.image_shape[1]
+    return PairStatus(
+        pair=pair.name,
+        status="failed" if len(failed) == len(results) else "partial" if failed else "done",
+        tiles=len(results),
+        failed_tiles=failed,
+        errors=sorted({r.error for r in results if r.error}),
+        tile_seconds=round(sum(r.seconds for r in results), 4),
+        work_factor=round(sum(r.pixels_read for r in results) / max(pixels, 1), 4),
+    )
+
+
 def record_failed_pairs(plan: RunPlan, storage: RunStorage) -> None:
     """Pairs rejected at planning are finished at once: they will get no tile results."""
     for status in plan.failed_statuses():
@@ -162,8 +208,9 @@ def record_failed_pairs(plan: RunPlan, storage: RunStorage) -> None:
 class ResultCollector:
     """The results queue's handler: results of any run in one bucket, each run's plan read once."""
 
-    def __init__(self, bucket: BlobStore) -> None:
+    def __init__(self, bucket: BlobStore, jobs_queue: JobsQueueFinder) -> None:
         self.bucket = bucket
+        self.jobs_queue = jobs_queue
         self._collectors: OrderedDict[tuple[str, str], Collector] = OrderedDict()
 
     def handle(self, message: Message) -> Outcome:
@@ -189,11 +236,16 @@ class ResultCollector:
         if collected.summary is not None:
             log.info("run finished", extra={"run": result.run, "status": collected.summary.status})
 
+    def sender(self, algorithm: str) -> JobSender:
+        """Sends to the algorithm's queue, found when first needed (a run's next pass)."""
+        return lambda bodies: self.jobs_queue(algorithm).send(bodies)
+
     def collector_for(self, run: str, generation: str) -> Collector:
         if (run, generation) not in self._collectors:
             keys = bucket_keys(run, generation)
             plan = RunPlan.model_validate_json(self.bucket.get(keys.plan()))
-            collector = Collector(RunStorage(self.bucket, self.bucket, keys), plan)
+            storage = RunStorage(self.bucket, self.bucket, keys)
+            collector = Collector(storage, plan, self.sender(plan.spec.algorithm))
             self._collectors[(run, generation)] = collector
             while len(self._collectors) > PLANS_CACHED:
                 self._collectors.popitem(last=False)

@@ -13,11 +13,20 @@ from urllib.parse import unquote_plus
 
 from pydantic import ValidationError
 
+from pivfleet.algorithms.registry import runs_passes
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
 from pivfleet.core.imaging import is_image_name, read_header
 from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
 from pivfleet.core.plan import RunInput, RunPlan, plan_jobs, plan_run
-from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, defer_by
+from pivfleet.core.ports import (
+    ACK,
+    BlobStore,
+    JobSender,
+    JobsQueueFinder,
+    Message,
+    Outcome,
+    defer_by,
+)
 from pivfleet.core.spec import RunSpec, describe_validation
 from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
@@ -38,12 +47,8 @@ class FramesArrivingError(Exception):
     """Not yet: the run's frames are still being uploaded."""
 
 
-JobsQueueFinder = Callable[[str], JobQueue]
-"""An algorithm's jobs queue; raises PivfleetError naming the algorithm when it has none."""
-
-
 def dispatch_run(
-    spec: RunSpec, frames: RunInput, storage: RunStorage, send: Callable[[list[str]], None]
+    spec: RunSpec, frames: RunInput, storage: RunStorage, send: JobSender
 ) -> RunPlan | None:
     """Plan `spec` once and send its jobs; None if they were sent already (a redelivery).
 
@@ -53,7 +58,8 @@ def dispatch_run(
     work, keys = storage.work, storage.keys
     if work.exists(keys.jobs_sent()):
         return None
-    plan = stored_plan(storage) or plan_run(spec, frames, keys.generation)
+    synchronous = runs_passes(spec.algorithm)
+    plan = stored_plan(storage) or plan_run(spec, frames, keys.generation, synchronous)
     if not work.put_if_absent(keys.plan(), plan.model_dump_json().encode()):
         plan = stored_plan(storage) or plan  # another dispatcher planned first: use its plan
     record_failed_pairs(plan, storage)
@@ -61,7 +67,7 @@ def dispatch_run(
     send([job.model_dump_json() for job in jobs])
     work.put_if_absent(keys.jobs_sent(), str(len(jobs)).encode())
     if not jobs:
-        Collector(storage, plan).finish_run()
+        Collector(storage, plan, send).finish_run()
     return plan
 
 

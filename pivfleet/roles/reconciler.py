@@ -116,7 +116,12 @@ class Reconciler:
         return Finding(keys.run, "stalled", detail, "dispatched it again" if act else "")
 
     def collection(self, keys: RunKeys, plan: RunPlan, act: bool) -> Finding:
-        collector = Collector(RunStorage(self.outputs, self.outputs, keys), plan)
+        algorithm = plan.spec.algorithm
+        collector = Collector(
+            RunStorage(self.outputs, self.outputs, keys),
+            plan,
+            lambda bodies: self.dispatcher.jobs_queue(algorithm).send(bodies),
+        )
         records = set(self.outputs.list(f"{keys.work}/results/"))
         statuses = set(self.outputs.list(keys.pair_statuses()))
         if len(statuses) == len(plan.pairs):

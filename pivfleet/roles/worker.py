@@ -3,9 +3,11 @@ store the core's vectors, report the result, then retire the job."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pivfleet.algorithms.registry import load_algorithm
@@ -15,65 +17,115 @@ from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, dead_letter
 from pivfleet.core.vectors import Vectors, encode_vectors
+from pivfleet.engine.kernel import Predictor
+from pivfleet.engine.rounds import decode_predictor, encode_raw, map_pass
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.metrics import tile_metric
 
 log = logging.getLogger("worker")
 TileRunner = Callable[[TileJob], TileResult]
+PREDICTORS_CACHED = 4
 
 
 def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
     """Run the job's algorithm on its crop and return the vectors of its core."""
-    frame_a, frame_b = frames
-    if frame_a.shape != tuple(job.image_shape) or frame_b.shape != frame_a.shape:
-        raise PairError(
-            f"{job.pair}: frames are {frame_a.shape} and {frame_b.shape}, "
-            f"the plan expected {tuple(job.image_shape)}; were they replaced after submitting?"
-        )
     crop, core, step = job.tile.crop, job.tile.core, job.piv.steps[-1]
     region = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
     algorithm = load_algorithm(job.algorithm)
-    try:
-        vectors = algorithm.process(frame_a[region], frame_b[region], job.piv, job.parameters)
-    except MemoryError:
-        raise  # the one failure another worker (or a later attempt) may not repeat
-    except Exception as error:  # the same pixels and settings fail the same way again
-        raise PermanentJobError(algorithm_failure(job, error)) from error
+    with algorithm_errors(job):
+        vectors = algorithm.process(frames[0][region], frames[1][region], job.piv, job.parameters)
     row0, col0 = crop.y0 // step, crop.x0 // step
     return vectors.block(
         slice(core.y0 - row0, core.y1 - row0), slice(core.x0 - col0, core.x1 - col0)
     )
 
 
+@contextlib.contextmanager
+def algorithm_errors(job: TileJob) -> Iterator[None]:
+    """An algorithm's exception is permanent (the same pixels and settings fail the same way
+    again), except running out of memory, which another worker or attempt may not repeat."""
+    try:
+        yield
+    except MemoryError:
+        raise
+    except Exception as error:
+        raise PermanentJobError(algorithm_failure(job, error)) from error
+
+
 def algorithm_failure(job: TileJob, error: Exception) -> str:
     """What an algorithm's exception means, with the tile's place in the frame."""
     crop = job.tile.crop
+    stage = "" if job.pass_index is None else f"pass {job.pass_index + 1} of "
     where = (
-        f"tile {job.tile.index} (x {crop.x0}..{crop.x1}, y {crop.y0}..{crop.y1} px "
+        f"{stage}tile {job.tile.index} (x {crop.x0}..{crop.x1}, y {crop.y0}..{crop.y1} px "
         f"of {job.frame_a})"
     )
     return f"{job.algorithm} failed on {where}: {describe(error)}"
 
 
-def process_tile(job: TileJob, frames: FrameCache, work: BlobStore, keys: RunKeys) -> TileResult:
+class Workspace:
+    """What one worker process reads and writes: frames (each pair decoded once), the work
+    store, and the predictors of pass-synchronous pairs (each read once per pass)."""
+
+    def __init__(self, frames: FrameCache, work: BlobStore) -> None:
+        self.frames, self.work = frames, work
+        self._predictors: OrderedDict[str, Predictor] = OrderedDict()
+        self.bytes_read = 0
+
+    def predictor(self, key: str) -> Predictor:
+        if key not in self._predictors:
+            data = self.work.get(key)
+            self.bytes_read += len(data)
+            self._predictors[key] = decode_predictor(data)
+            while len(self._predictors) > PREDICTORS_CACHED:
+                self._predictors.popitem(last=False)
+        self._predictors.move_to_end(key)
+        return self._predictors[key]
+
+    def pair(self, job: TileJob) -> tuple[Frame, Frame]:
+        frame_a, frame_b = self.frames.pair(job.frame_a, job.frame_b, job.max_frame_pixels)
+        if frame_a.shape != tuple(job.image_shape) or frame_b.shape != frame_a.shape:
+            raise PairError(
+                f"{job.pair}: frames are {frame_a.shape} and {frame_b.shape}, the plan "
+                f"expected {tuple(job.image_shape)}; were they replaced after submitting?"
+            )
+        return frame_a, frame_b
+
+
+def process_tile(job: TileJob, space: Workspace, keys: RunKeys) -> TileResult:
     """Do one job; permanent problems become a failed result, others propagate to retry."""
-    started, read_before = time.perf_counter(), frames.bytes_read
+    started, read_before = time.perf_counter(), space.frames.bytes_read + space.bytes_read
     try:
-        vectors = compute_tile(job, frames.pair(job.frame_a, job.frame_b, job.max_frame_pixels))
+        key, data = compute_job(job, space, keys)
     except PivfleetError as error:
         return failed_result(job, str(error), time.perf_counter() - started)
-    key = keys.tile(job.pair, job.tile.index)
-    work.put(key, encode_vectors(vectors))
+    space.work.put(key, data)
+    crop = job.tile.crop.shape
     return TileResult(
-        run=job.run, generation=job.generation, pair=job.pair, tile=job.tile.index,
-        tile_count=job.tile_count, core=job.tile.core, status="done", key=key,
-        seconds=round(time.perf_counter() - started, 4), bytes_read=frames.bytes_read - read_before,
+        run=job.run, generation=job.generation, pair=job.pair, pass_index=job.pass_index,
+        tile=job.tile.index, tile_count=job.tile_count, core=job.tile.core, status="done",
+        key=key, seconds=round(time.perf_counter() - started, 4),
+        bytes_read=space.frames.bytes_read + space.bytes_read - read_before,
+        pixels_read=crop[0] * crop[1],
     )  # fmt: skip
+
+
+def compute_job(job: TileJob, space: Workspace, keys: RunKeys) -> tuple[str, bytes]:
+    """The job's blob and where it goes: a pass's raw block, or every pass's final vectors."""
+    if job.pass_index is None:
+        vectors = compute_tile(job, space.pair(job))
+        return keys.tile(job.pair, job.tile.index), encode_vectors(vectors)
+    index = job.pass_index
+    predictor = space.predictor(keys.predictor(job.pair, index)) if index else None
+    with algorithm_errors(job):
+        raw = map_pass(space.pair(job), job.piv, index, job.tile, predictor)
+    return keys.pass_tile(job.pair, index, job.tile.index), encode_raw(raw)
 
 
 def failed_result(job: TileJob, error: str, seconds: float = 0.0) -> TileResult:
     return TileResult(
-        run=job.run, generation=job.generation, pair=job.pair, tile=job.tile.index,
+        run=job.run, generation=job.generation, pair=job.pair, pass_index=job.pass_index,
+        tile=job.tile.index,
         tile_count=job.tile_count, core=job.tile.core, status="failed", error=error,
         seconds=round(seconds, 4),
     )  # fmt: skip

@@ -13,9 +13,10 @@ import pytest
 from pivfleet.core.imaging import read_frame
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import pass_reach_pixels, plan_pass_tiles, work_factor
-from pivfleet.engine.field import PassField, assemble, predict, settle
-from pivfleet.engine.kernel import Predictor, RawPass, correlate_pass, pass_grids
+from pivfleet.engine.field import PassField, predict, settle
+from pivfleet.engine.kernel import Predictor, correlate_pass, pass_grids
 from pivfleet.engine.reference import run_passes
+from pivfleet.engine.rounds import map_pass, next_predictor, predictor_reach, reduce_pass
 from tests.synthetic import make_pair, shear, vortex
 
 STENCIL_PX = 12
@@ -74,29 +75,15 @@ def test_the_whole_pair_engine_is_the_kernel_and_the_global_steps(sample_input: 
 def run_pass_synchronous(frames, piv: PivSettings, tile_pixels: int) -> PassField:
     """The rounds the pipeline runs, in one process: each pass mapped over its tiles (crops of
     the pass's windows plus the reach of the actual predictor), then reduced on the whole grid."""
-    grids, shape, predictor = pass_grids(piv), frames[0].shape, None
-    for index, grid in enumerate(grids):
-        displacement = 0.0 if predictor is None else predictor_extent(predictor)
-        reach = pass_reach_pixels(piv, index, displacement)
-        blocks = []
-        for tile in plan_pass_tiles(shape, piv, index, tile_pixels, reach):
-            crop = tile.crop
-            pixels = tuple(f[crop.y0 : crop.y1, crop.x0 : crop.x1] for f in frames)
-            raw = correlate_pass(pixels, grid, piv, predictor, origin=(crop.y0, crop.x0))
-            first = (crop.y0 // grid.step, crop.x0 // grid.step)
-            core = tile.core
-            block = (slice(core.y0 - first[0], core.y1 - first[0]),
-                     slice(core.x0 - first[1], core.x1 - first[1]))  # fmt: skip
-            blocks.append((core, RawPass(raw.u[block], raw.v[block], raw.s2n[block])))
-        last = index == len(grids) - 1
-        field = settle(assemble(grid.shape(shape), blocks), piv, index == 0, last)
-        if not last:
-            predictor = predict(field, grid, grids[index + 1], shape)
+    shape, predictor, last = frames[0].shape, None, len(piv.windows) - 1
+    for index in range(last + 1):
+        reach = pass_reach_pixels(piv, index, predictor_reach(predictor))
+        tiles = plan_pass_tiles(shape, piv, index, tile_pixels, reach)
+        blocks = [(tile.core, map_pass(frames, piv, index, tile, predictor)) for tile in tiles]
+        field = reduce_pass(blocks, piv, index, shape)
+        if index < last:
+            predictor = next_predictor(field, piv, index, shape)
     return field
-
-
-def predictor_extent(predictor: Predictor) -> float:
-    return float(max(np.abs(predictor.u).max(), np.abs(predictor.v).max()))
 
 
 SYNTHETIC = {

@@ -263,7 +263,8 @@ def test_a_result_that_cannot_be_collected_fails_its_pair_and_the_run_finishes(
     bucket.put(keys.tile("p", 0), encode_vectors(Vectors(grid, grid, grid.astype(np.int8))))
     result = TileResult(run=job.run, generation=job.generation, pair="p", tile=0, tile_count=1,
                         core=job.tile.core, status="done", key=keys.tile("p", 0))  # fmt: skip
-    outcome = decide(ResultCollector(bucket), message(result.model_dump_json()))
+    jobs = InMemoryQueue("jobs")
+    outcome = decide(ResultCollector(bucket, lambda _: jobs), message(result.model_dump_json()))
     assert outcome.action == "dead_letter" and "File name too long" in outcome.reason
     summary = RunSummary.model_validate_json(bucket.get(keys.summary()))
     [status] = summary.pairs

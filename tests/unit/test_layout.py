@@ -20,7 +20,7 @@ MAY_IMPORT = {
     "core": {"core"},
     "engine": {"core", "engine"},
     "algorithms": {"core", "engine", "algorithms"},
-    "roles": {"core", "algorithms", "roles"},
+    "roles": {"core", "engine", "algorithms", "roles"},
     "transports": {"core", "transports"},
     "cloud": {"core", "engine", "algorithms", "roles", "transports", "cloud"},
     "cli": set(ROOMS),

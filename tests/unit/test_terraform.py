@@ -352,6 +352,14 @@ def test_functions_that_remove_outputs_may_delete_in_the_output_bucket(
     assert root[function]["delete_bucket_arns"] == ["${module.storage.output_bucket_arn}"], why
 
 
+def test_the_collector_may_send_each_algorithms_next_pass() -> None:
+    """Pass-synchronous pairs: the collector reduces a pass and sends the next one's jobs."""
+    root = {n: b for block in load_dir(TERRAFORM)["module"] for n, b in block.items()}
+    assert root["collector"]["send_queue_arns"] == "${[for q in module.job_queues : q.arn]}"
+    producers = root["job_queues"]["producer_role_arns"]
+    assert "${module.collector.role_arn}" in producers
+
+
 def test_worker_task_definition() -> None:
     module = load_dir(MODULES / "worker_service")
     (task,) = [b for t, _, b in resources(module) if t == "aws_ecs_task_definition"]

@@ -1,0 +1,93 @@
+"""A pass split into jobs: what one pass-k job computes on its crop (map), what is computed on
+the whole grid once every job of the pass is in (reduce), and how both travel between roles.
+
+Whole-pair runs (`engine/reference.py`) and pass-synchronous tiles share the kernel and the
+global steps, so a pair cut into tiles gets the vectors the whole pair gets."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from pivfleet.core.imaging import Frame
+from pivfleet.core.spec import PivSettings
+from pivfleet.core.tiling import Box, Tile
+from pivfleet.core.vectors import Vectors
+from pivfleet.engine.field import PassField, assemble, predict, settle
+from pivfleet.engine.kernel import Predictor, RawPass, correlate_pass, first_window, pass_grids
+
+
+def map_pass(
+    frames: tuple[Frame, Frame], piv: PivSettings, index: int, tile: Tile,
+    predictor: Predictor | None,
+) -> RawPass:  # fmt: skip
+    """Pass `index` on the tile's crop of the whole `frames`: the raw vectors of its core."""
+    grid, crop, core = pass_grids(piv)[index], tile.crop, tile.core
+    pixels = tuple(frame[crop.y0 : crop.y1, crop.x0 : crop.x1] for frame in frames)
+    raw = correlate_pass((pixels[0], pixels[1]), grid, piv, predictor, (crop.y0, crop.x0))
+    row0, col0 = first_window(grid, (crop.y0, crop.x0))
+    rows, cols = slice(core.y0 - row0, core.y1 - row0), slice(core.x0 - col0, core.x1 - col0)
+    return RawPass(raw.u[rows, cols], raw.v[rows, cols], raw.s2n[rows, cols])
+
+
+def reduce_pass(
+    blocks: list[tuple[Box, RawPass]], piv: PivSettings, index: int, image_shape: tuple[int, int]
+) -> PassField:
+    """Pass `index`'s field from its jobs' core blocks: validated and replaced on the whole
+    grid (raises NoValidVectorError when a later pass has no valid vector)."""
+    grid = pass_grids(piv)[index]
+    raw = assemble(grid.shape(image_shape), blocks)
+    return settle(raw, piv, first=index == 0, last=index == len(piv.windows) - 1)
+
+
+def next_predictor(
+    field: PassField, piv: PivSettings, index: int, image_shape: tuple[int, int]
+) -> Predictor:
+    """The predictor pass `index + 1` deforms with."""
+    grids = pass_grids(piv)
+    return predict(field, grids[index], grids[index + 1], image_shape)
+
+
+def predictor_reach(predictor: Predictor | None) -> float:
+    """The largest displacement the predictor holds on its grid, in pixels (0 when none)."""
+    if predictor is None:
+        return 0.0
+    return float(max(np.abs(predictor.u).max(initial=0.0), np.abs(predictor.v).max(initial=0.0)))
+
+
+def final_vectors(field: PassField) -> Vectors:
+    """The last pass's field as a pair's vectors (holes no pass could fill are zero, flagged)."""
+    u, v = np.nan_to_num(field.u, nan=0.0), np.nan_to_num(field.v, nan=0.0)
+    return Vectors(u, v, field.flags.astype(np.int8))
+
+
+def encode_raw(raw: RawPass) -> bytes:
+    return _encode(u=raw.u, v=raw.v, s2n=raw.s2n)
+
+
+def decode_raw(data: bytes) -> RawPass:
+    arrays = _decode(data)
+    return RawPass(arrays["u"], arrays["v"], arrays["s2n"])
+
+
+def encode_predictor(predictor: Predictor) -> bytes:
+    return _encode(ys=predictor.ys, xs=predictor.xs, u=predictor.u, v=predictor.v)
+
+
+def decode_predictor(data: bytes) -> Predictor:
+    arrays = _decode(data)
+    return Predictor(arrays["ys"], arrays["xs"], arrays["u"], arrays["v"])
+
+
+def _encode(**arrays: np.ndarray) -> bytes:
+    # Raw float64, uncompressed: a pass's blocks are read back bit for bit, and random
+    # mantissas do not compress.
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
+
+
+def _decode(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data)) as arrays:
+        return {name: arrays[name] for name in arrays.files}

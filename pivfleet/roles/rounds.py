@@ -1,0 +1,163 @@
+"""Pass-synchronous pairs, the collector's side: record each pass-k result; when every job of
+the pass is in, reduce the pass on the whole grid (validation, replacement, the next
+predictor), store the predictor and send pass k+1's jobs once; the last pass gives the pair's
+vectors.
+
+Every step is idempotent and resumable from the store: a collector killed between two passes
+reduces the pass again when the last result is redelivered, and the pass's `jobs-sent` marker
+keeps its next jobs from being sent twice once they were."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pivfleet.core.messages import TileResult
+from pivfleet.core.plan import PairPlan, RunPlan, plan_pass_jobs
+from pivfleet.core.ports import JobSender
+from pivfleet.core.stitching import mark_missing
+from pivfleet.core.summary import PairStatus, PassStatus
+from pivfleet.core.tiling import Box, pass_reach_pixels
+from pivfleet.core.vectors import Vectors
+from pivfleet.engine.field import NoValidVectorError, PassField
+from pivfleet.engine.rounds import (
+    decode_raw,
+    encode_predictor,
+    final_vectors,
+    next_predictor,
+    predictor_reach,
+    reduce_pass,
+)
+from pivfleet.roles.storage import RunStorage, read_many
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PairVectors:
+    """A finished pass-synchronous pair: its vectors (None when it failed) and its status."""
+
+    vectors: Vectors | None
+    status: PairStatus
+
+
+@dataclass
+class PassRounds:
+    storage: RunStorage
+    plan: RunPlan
+    send: JobSender
+
+    def is_reduced(self, result: TileResult) -> bool:
+        """The result's pass was reduced already (its next pass was sent): a late duplicate,
+        which must change nothing."""
+        index = result.pass_index
+        assert index is not None
+        last = len(self.plan.spec.piv.windows) - 1
+        keys = self.storage.keys
+        return index < last and self.storage.work.exists(keys.pass_sent(result.pair, index + 1))
+
+    def collect(self, result: TileResult) -> PairVectors | None:
+        """Record `result`; reduce its pass when it completes it; the pair when it was last."""
+        index, pair = result.pass_index, self.plan.pair(result.pair)
+        assert index is not None
+        work, keys = self.storage.work, self.storage.keys
+        work.put(keys.pass_record(pair.name, index, result.tile), result.model_dump_json().encode())
+        results = self.pass_results(pair, index)
+        return None if results is None else self.reduce(pair, index, results)
+
+    def pass_results(self, pair: PairPlan, index: int) -> list[TileResult] | None:
+        work = self.storage.work
+        records = work.list(self.storage.keys.pass_records(pair.name, index))
+        if len(records) < pair.pass_tiles[index]:
+            return None
+        return [TileResult.model_validate_json(data) for data in read_many(work, records)]
+
+    def reduce(self, pair: PairPlan, index: int, results: list[TileResult]) -> PairVectors | None:
+        status = pass_status(self.plan, pair, index, results)
+        done = [r for r in results if r.status == "done" and r.key is not None]
+        if not done:
+            return self.fail(pair, status, f"every job of pass {index + 1} failed")
+        data = read_many(self.storage.work, [r.key for r in done if r.key is not None])
+        blocks = [(r.core, decode_raw(blob)) for r, blob in zip(done, data, strict=True)]
+        piv, shape = self.plan.spec.piv, pair.image_shape
+        try:
+            field = reduce_pass(blocks, piv, index, shape)
+        except NoValidVectorError as error:
+            return self.fail(pair, status, f"pass {index + 1}: {error}")
+        if index == len(piv.windows) - 1:
+            return self.finish(pair, field, status)
+        self.start_next_pass(pair, index, field, status)
+        return None
+
+    def start_next_pass(
+        self, pair: PairPlan, index: int, field: PassField, status: PassStatus
+    ) -> None:
+        """Store the next predictor and this pass's status, then send the next jobs once."""
+        work, keys, piv = self.storage.work, self.storage.keys, self.plan.spec.piv
+        predictor = next_predictor(field, piv, index, pair.image_shape)
+        work.put(keys.predictor(pair.name, index + 1), encode_predictor(predictor))
+        work.put(keys.pass_summary(pair.name, index), status.model_dump_json().encode())
+        if work.exists(keys.pass_sent(pair.name, index + 1)):
+            return
+        reach = pass_reach_pixels(piv, index + 1, predictor_reach(predictor))
+        jobs = plan_pass_jobs(self.plan, pair, index + 1, reach)
+        self.send([job.model_dump_json() for job in jobs])
+        work.put_if_absent(keys.pass_sent(pair.name, index + 1), str(len(jobs)).encode())
+        log.info(
+            "pass sent",
+            extra={"run": self.plan.spec.run, "pair": pair.name, "pass": index + 2,
+                   "jobs": len(jobs), "reach_px": reach},
+        )  # fmt: skip
+
+    def earlier_passes(self, pair: PairPlan, index: int) -> list[PassStatus]:
+        keys = [self.storage.keys.pass_summary(pair.name, k) for k in range(index)]
+        return [PassStatus.model_validate_json(d) for d in read_many(self.storage.work, keys)]
+
+    def finish(self, pair: PairPlan, field: PassField, last: PassStatus) -> PairVectors:
+        passes = [*self.earlier_passes(pair, last.index), last]
+        missing = [box for p in passes for box in p.missing]
+        vectors = mark_missing(final_vectors(field), missing, self.plan.spec.piv)
+        return PairVectors(vectors, pair_status(pair, passes))
+
+    def fail(self, pair: PairPlan, status: PassStatus, reason: str) -> PairVectors:
+        passes = [*self.earlier_passes(pair, status.index), status]
+        return PairVectors(None, pair_status(pair, passes, failure=reason))
+
+
+def pass_status(plan: RunPlan, pair: PairPlan, index: int, results: list[TileResult]) -> PassStatus:
+    """What pass `index`'s jobs did, read, and where their failures leave holes."""
+    failed = sorted((r for r in results if r.status == "failed"), key=lambda r: r.tile)
+    window, step = plan.spec.piv.windows[index], plan.spec.piv.steps[index]
+    pixels = pair.image_shape[0] * pair.image_shape[1]
+    return PassStatus(
+        index=index,
+        jobs=len(results),
+        failed_tiles=[r.tile for r in failed],
+        errors=sorted({r.error for r in failed if r.error}),
+        seconds=round(sum(r.seconds for r in results), 4),
+        work_factor=round(sum(r.pixels_read for r in results) / pixels, 4),
+        missing=[window_pixels(r.core, window, step) for r in failed],
+    )
+
+
+def window_pixels(core: Box, window: int, step: int) -> Box:
+    """The pixels under the windows of grid block `core`."""
+    return Box(
+        y0=core.y0 * step, y1=(core.y1 - 1) * step + window,
+        x0=core.x0 * step, x1=(core.x1 - 1) * step + window,
+    )  # fmt: skip
+
+
+def pair_status(pair: PairPlan, passes: list[PassStatus], failure: str | None = None) -> PairStatus:
+    """The pair's status from its passes: failed with `failure`, partial when a job failed."""
+    state = "failed" if failure else "partial" if any(p.failed_tiles for p in passes) else "done"
+    errors = {e for p in passes for e in p.errors} | ({failure} if failure else set())
+    return PairStatus(
+        pair=pair.name,
+        status=state,
+        tiles=sum(p.jobs for p in passes),
+        errors=sorted(errors),
+        tile_seconds=round(sum(p.seconds for p in passes), 4),
+        work_factor=round(sum(p.work_factor for p in passes) / len(passes), 4),
+        passes=passes,
+    )
