@@ -20,6 +20,9 @@ MAX_FRAME_PIXELS_DEFAULT = 50_000_000
 """Pixels per frame: a 47-Mpx (8192 × 5760) camera fits. Tiled, a worker needs about 40 bytes
 per frame pixel (bench/memory.py), so 50 Mpx fits the default 4 GiB worker; one whole-frame
 tile needs about 320 with the reference engine."""
+STENCIL_PIXELS = 12
+"""Margin for image interpolation: the cubic spline prefilter's influence decays by 0.27 per
+pixel, so 12 px leave an edge under 1e-6 of a grey level's effect on a deformed window."""
 SPLINE_MIN_POINTS = 4
 """A cubic spline (OpenPIV's predictor between passes) needs four points per axis."""
 
@@ -92,6 +95,12 @@ class PivSettings(BaseModel):
         predictors = [w + (SPLINE_MIN_POINTS - 1) * s for w, s in passes[:-1]]
         deformations = [w + self.interpolation_order * s for w, s in passes[1:]]
         return max(predictors + deformations)
+
+    @property
+    def min_tile_pixels(self) -> int:
+        """The smallest sensible tile: one first-pass window, plus the interpolation margin
+        on each side that later passes read around it."""
+        return self.windows[0] + 2 * STENCIL_PIXELS
 
     @property
     def max_displacement(self) -> float:
@@ -169,6 +178,19 @@ class RunSpec(BaseModel):
     """Frames the run expects (`pivfleet submit` counts them): the dispatcher plans as soon as
     they are all uploaded. Without it, it waits until the run's folder stops changing."""
 
+    @model_validator(mode="after")
+    def _check_tile_size(self) -> RunSpec:
+        least = self.piv.min_tile_pixels
+        if isinstance(self.tiling, int) and self.tiling < least:
+            windows = ",".join(map(str, self.piv.windows))
+            raise ValueError(
+                f"tiling: {self.tiling} px tiles are too small for windows {windows}: the "
+                f"smallest is {least} px (one {self.piv.windows[0]} px window plus the "
+                f"{STENCIL_PIXELS} px interpolation margin each side); use --tiling {least} "
+                "or more, auto or none"
+            )
+        return self
+
     @field_validator("algorithm")
     @classmethod
     def _check_algorithm_name(cls, value: str) -> str:
@@ -187,5 +209,6 @@ def describe_validation(error: ValidationError, names: Mapping[str, str] | None 
         loc = [str(p) for p in item["loc"]]
         if loc and names and loc[0] in names:
             loc = [names[loc[0]]]
-        parts.append(f"{'.'.join(loc) or 'settings'}: {item['msg'].removeprefix('Value error, ')}")
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc)}: {message}" if loc else message)
     return "; ".join(dict.fromkeys(parts))

@@ -1,10 +1,14 @@
-"""Tile planning: crops whose windows land on the global grid of every pass.
+"""Tile planning: crops whose windows land on the frame's grid of each pass.
 
-OpenPIV's windef puts pass k's windows at `i * step_k` from the top-left corner. A crop that
-starts on a multiple of lcm(step_k) therefore sees a subset of every pass's global windows.
-Each tile keeps only its *core*: a block of the final pass's grid. Cores partition the global
-grid; the halo around a core gives deformation, validation and outlier replacement near the
-core the same neighbourhood the whole image would.
+OpenPIV's windef puts pass k's windows at `i * step_k` from the top-left corner, so a crop
+starting on that grid sees a subset of the frame's windows. Each tile keeps only its *core*.
+
+- Pass-synchronous tiles (pivfleet's engine): one pass per job; the core is a block of that
+  pass's grid; the crop adds the predictor's reach and the interpolation stencil, since the
+  collector validates and replaces each pass on the whole grid (`plan_pass_tiles`).
+- Halo tiles (algorithms that are black boxes): every pass in one job; the core is a block of
+  the final grid; the halo gives deformation, validation and outlier replacement near the core
+  the neighbourhood the whole image would (`plan_tiles`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict
 
-from pivfleet.core.spec import PivSettings, TilingChoice
+from pivfleet.core.spec import STENCIL_PIXELS, PivSettings, TilingChoice
 
 MIN_AUTO_TILE_PIXELS = 1024
 """`tiling: auto` never cuts halo tiles' cores smaller than this, so halo work stays under
@@ -22,9 +26,6 @@ MIN_AUTO_TILE_PIXELS = 1024
 MIN_AUTO_PASS_TILE_PIXELS = 640
 """`tiling: auto` never cuts pass-synchronous tiles smaller than this: each pass's jobs then
 read ≤ 1.25 × the pair's pixels with 64/32/16 windows and 30 px displacements."""
-STENCIL_PIXELS = 12
-"""Margin for image interpolation: the cubic spline prefilter's influence decays by 0.27 per
-pixel, so 12 px leave an edge under 1e-6 of a grey level's effect on a deformed window."""
 
 
 class Box(BaseModel):

@@ -12,7 +12,12 @@ import pytest
 
 from pivfleet.core.imaging import read_frame
 from pivfleet.core.spec import PivSettings
-from pivfleet.core.tiling import pass_reach_pixels, plan_pass_tiles, work_factor
+from pivfleet.core.tiling import (
+    choose_tile_pixels,
+    pass_reach_pixels,
+    plan_pass_tiles,
+    work_factor,
+)
 from pivfleet.engine.field import PassField, predict, settle
 from pivfleet.engine.kernel import Predictor, correlate_pass, pass_grids
 from pivfleet.engine.reference import run_passes
@@ -116,12 +121,18 @@ def test_pass_synchronous_tiles_equal_the_whole_pair_with_the_std_test_on(
         np.testing.assert_array_equal(tiled.flags.astype(np.int8), whole.flags)
 
 
+@pytest.mark.parametrize("workers", [2, 16, 64, 1000])
 @pytest.mark.parametrize("shape", [(1720, 2304), (6600, 4400)])
-def test_pass_tiles_read_little_more_than_the_pair(shape: tuple[int, int]) -> None:
-    """At 1024 px tiles each pass reads ≤ 1.25 × the pair's pixels (halo tiles: 1.92, 2.20)."""
+def test_pass_tiles_at_the_auto_size_read_little_more_than_the_pair(
+    shape: tuple[int, int], workers: int
+) -> None:
+    """One pair on many workers: each pass's jobs read ≤ 1.25 × the pair's pixels, with the
+    largest displacement validation lets through (halo tiles read 1.92 and 2.20 ×)."""
     piv = PivSettings()
+    tile_pixels = choose_tile_pixels("auto", shape, 1, workers, synchronous=True)
+    assert tile_pixels is not None
     for index in range(len(piv.windows)):
         reach = pass_reach_pixels(piv, index, piv.max_displacement)
-        tiles = plan_pass_tiles(shape, piv, index, 1024, reach)
-        assert work_factor(tiles, shape) <= 1.25
-        assert len(tiles) >= 6
+        tiles = plan_pass_tiles(shape, piv, index, tile_pixels, reach)
+        assert work_factor(tiles, shape) <= 1.25, (index, tile_pixels)
+        assert len(tiles) >= min(2 * workers, 6)

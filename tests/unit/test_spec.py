@@ -162,9 +162,21 @@ def test_extra_field_nested_in_piv_is_refused() -> None:
         RunSpec.model_validate({"run": "r", "piv": {"windowz": [64, 32]}})
 
 
-@pytest.mark.parametrize(("tiling", "expected"), [("auto", "auto"), ("none", "none"), (32, 32)])
+@pytest.mark.parametrize(("tiling", "expected"), [("auto", "auto"), ("none", "none"), (88, 88)])
 def test_tiling_accepts_auto_none_and_sizes(tiling: object, expected: object) -> None:
     assert RunSpec(run="r", tiling=tiling).tiling == expected
+
+
+@pytest.mark.parametrize(
+    ("windows", "overlaps", "least"), [((64, 32, 16), (32, 16, 8), 88), ((32, 16), (16, 8), 56)]
+)
+def test_a_tile_smaller_than_one_window_and_its_margin_is_refused_naming_the_least(
+    windows: tuple[int, ...], overlaps: tuple[int, ...], least: int
+) -> None:
+    piv = PivSettings(windows=windows, overlaps=overlaps)
+    assert RunSpec(run="r", piv=piv, tiling=least).tiling == least
+    with pytest.raises(ValidationError, match=f"smallest is {least} px.*--tiling {least} or more"):
+        RunSpec(run="r", piv=piv, tiling=least - 1)
 
 
 def test_tiling_accepts_large_sizes() -> None:
