@@ -1,5 +1,6 @@
 """`python -m tests.crashing_role`: a role process that dies at one exact point, as `kill -9`
-would (no cleanup, nothing settled), for the crash-window tests.
+would (no cleanup, nothing settled), for the crash-window tests; or, for `worker:fails_pass_2`,
+a worker whose algorithm fails on one tile's second pass.
 
 `PIVFLEET_TEST_CRASH` names the point; the role then runs its ordinary `python -m` entry.
 """
@@ -50,10 +51,28 @@ POINTS: dict[str, tuple[str, str, str, bool]] = {
     ),
     "collector:before_summary": ("collector", "pivfleet.roles.collector", "summarise", False),
     "worker:every_tile": ("worker", "pivfleet.roles.worker", "compute_tile", False),
+    "collector:between_passes": ("collector", "pivfleet.roles.rounds", "plan_pass_jobs", False),
 }
+FAILING_TILE = 0
+"""`worker:fails_pass_2`: this tile's second pass raises, as an algorithm bug would."""
+
+
+def fail_second_pass(real: Callable[..., Any]) -> Callable[..., Any]:
+    def call(frames: Any, piv: Any, index: int, tile: Any, predictor: Any) -> Any:
+        if index == 1 and tile.index == FAILING_TILE:
+            raise ValueError("injected fault in the second pass")
+        return real(frames, piv, index, tile, predictor)
+
+    return call
 
 
 def main() -> None:
+    if os.environ["PIVFLEET_TEST_CRASH"] == "worker:fails_pass_2":
+        from pivfleet.roles import worker
+
+        worker.map_pass = fail_second_pass(worker.map_pass)  # type: ignore[assignment]
+        runpy.run_module("worker", run_name="__main__", alter_sys=True)
+        return
     role, module_name, attribute, partial = POINTS[os.environ["PIVFLEET_TEST_CRASH"]]
     owner: Any = importlib.import_module(module_name)
     *path, name = attribute.split(".")

@@ -68,6 +68,12 @@ class RunKeys:
     def tile(self, pair: str, tile: int) -> str:
         return f"{self.work}/tiles/{pair}/{tile:05d}.npz"
 
+    def record(self, pair: str, pass_index: int | None, tile: int) -> str:
+        """Where a job's result is recorded: per pass for a pass-synchronous job."""
+        if pass_index is None:
+            return self.result_record(pair, tile)
+        return self.pass_record(pair, pass_index, tile)
+
     def result_record(self, pair: str, tile: int) -> str:
         return f"{self.work}/results/{pair}/{tile:05d}.json"
 

@@ -71,8 +71,8 @@ class Collector:
             return Collected(summary=self.finish_run())
         if result.pass_index is not None:
             return self.collect_pass(result)
-        work, keys = self.storage.work, self.storage.keys
-        work.put(keys.result_record(result.pair, result.tile), result.model_dump_json().encode())
+        record = self.storage.keys.record(result.pair, None, result.tile)
+        self.storage.work.put(record, result.model_dump_json().encode())
         results = self.pair_results(result.pair)
         if results is None:
             return Collected()

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pivfleet.core.keys import RunKeys, bucket_keys, current_generation
 from pivfleet.core.messages import TileJob, TileResult
-from pivfleet.core.plan import RunPlan
+from pivfleet.core.plan import PairPlan, RunPlan
 from pivfleet.core.ports import BlobStore
 from pivfleet.core.summary import RunSummary
 from pivfleet.core.topology import RUN_SPEC_FILENAME
@@ -123,6 +123,7 @@ class Reconciler:
             lambda bodies: self.dispatcher.jobs_queue(algorithm).send(bodies),
         )
         records = set(self.outputs.list(f"{keys.work}/results/"))
+        records |= set(self.outputs.list(f"{keys.work}/passes/"))
         statuses = set(self.outputs.list(keys.pair_statuses()))
         if len(statuses) == len(plan.pairs):
             if act:
@@ -132,7 +133,7 @@ class Reconciler:
         dead = [
             (job, reason)
             for job, reason in self.dead_jobs(plan)
-            if keys.result_record(job.pair, job.tile.index) not in records
+            if keys.record(job.pair, job.pass_index, job.tile.index) not in records
         ]
         if dead:
             return self.report_dead(collector, dead, act)
@@ -152,21 +153,43 @@ class Reconciler:
     def unfinished_pairs(
         self, collector: Collector, records: set[str], statuses: set[str], act: bool
     ) -> Finding:
+        """Pairs with every result of a step in (their tiles, or a pass) but nothing after it:
+        the collector that should have taken the step lost the result. Collecting one of the
+        step's results again takes it."""
         keys, plan = collector.storage.keys, collector.plan
-        complete = [
-            pair
+        waiting = [
+            (pair, record)
             for pair in plan.pairs
-            if pair.error is None
-            and keys.pair_status(pair.name) not in statuses
-            and sum(r.startswith(keys.result_records(pair.name)) for r in records)
-            >= pair.tile_count
+            if pair.error is None and keys.pair_status(pair.name) not in statuses
+            for record in [untaken_step(keys, pair, records)]
+            if record is not None
         ]
-        if not complete:
-            tiles = sum(p.tile_count for p in plan.pairs)
-            return Finding(keys.run, "running", f"{len(records)}/{tiles} tile results in")
+        if not waiting:
+            jobs = sum(p.tile_count for p in plan.pairs)
+            return Finding(keys.run, "running", f"{len(records)}/{jobs} results and markers in")
         if act:
-            for pair in complete:
-                first = self.outputs.list(keys.result_records(pair.name))[0]
-                collector.collect(TileResult.model_validate_json(self.outputs.get(first)))
-        detail = f"{len(complete)} pairs have every tile result but no outputs"
-        return Finding(keys.run, "stalled", detail, "finished them" if act else "")
+            for _, record in waiting:
+                collector.collect(TileResult.model_validate_json(self.outputs.get(record)))
+        detail = f"{len(waiting)} pairs have every result of a step but not the next step"
+        return Finding(keys.run, "stalled", detail, "took the step" if act else "")
+
+
+def untaken_step(keys: RunKeys, pair: PairPlan, records: set[str]) -> str | None:
+    """A result record of the pair's step that is complete but not followed up, if any."""
+    steps: list[tuple[str, int, str | None]] = [
+        (keys.result_records(pair.name), pair.tile_count, None)
+    ]
+    if pair.synchronous:
+        last = len(pair.pass_tiles) - 1
+        steps = [
+            (keys.pass_records(pair.name, k), count,
+             keys.pass_sent(pair.name, k + 1) if k < last else None)
+            for k, count in enumerate(pair.pass_tiles)
+        ]  # fmt: skip
+    for prefix, count, next_marker in steps:
+        found = sorted(r for r in records if r.startswith(prefix))
+        if len(found) < count:
+            return None
+        if next_marker is None or next_marker not in records:
+            return found[0]
+    return None

@@ -61,7 +61,7 @@ class PassRounds:
         index, pair = result.pass_index, self.plan.pair(result.pair)
         assert index is not None
         work, keys = self.storage.work, self.storage.keys
-        work.put(keys.pass_record(pair.name, index, result.tile), result.model_dump_json().encode())
+        work.put(keys.record(pair.name, index, result.tile), result.model_dump_json().encode())
         results = self.pass_results(pair, index)
         return None if results is None else self.reduce(pair, index, results)
 

@@ -147,7 +147,8 @@ class Worker:
         log.info(
             "tile processed",
             extra={
-                "run": job.run, "pair": job.pair, "tile": job.tile.index, "status": result.status,
+                "run": job.run, "pair": job.pair, "pass": job.pass_index, "tile": job.tile.index,
+                "status": result.status,
                 "seconds": round(time.perf_counter() - started, 4), "tile_seconds": result.seconds,
                 "bytes": result.bytes_read, "error": result.error,
                 "receive_count": message.receive_count,
