@@ -56,7 +56,7 @@ push: images
 	scripts/push-images.sh "$(REGISTRY)"
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/tiling_accuracy.py
+	$(BIN)/python bench/pass_tiles.py
 
 clean:
 	rm -rf $(VENV) $(LOCALSTACK_VENV) $(CHECKOV_VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
