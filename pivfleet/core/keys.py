@@ -74,6 +74,11 @@ class RunKeys:
             return self.result_record(pair, tile)
         return self.pass_record(pair, pass_index, tile)
 
+    def tally(self, pair: str, pass_index: int | None) -> str:
+        """Which results of a pair's step (its tiles, or pass k) are in: one bit per tile."""
+        step = "tiles" if pass_index is None else f"pass-{pass_index}"
+        return f"{self.work}/tallies/{pair}/{step}"
+
     def result_record(self, pair: str, tile: int) -> str:
         return f"{self.work}/results/{pair}/{tile:05d}.json"
 

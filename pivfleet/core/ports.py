@@ -90,6 +90,16 @@ class BlobStore(Protocol):
         """Write only if nothing is there; return whether this call wrote it."""
         ...
 
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        """The key's bytes and a tag naming this version of it (S3's ETag); KeyError when
+        the key does not exist."""
+        ...
+
+    def put_if_tagged(self, key: str, data: bytes, tag: str | None) -> bool:
+        """Write only if the key still holds the version `tag` (None: only if absent), so
+        that concurrent read-modify-writes never lose an update; whether this call wrote."""
+        ...
+
     def exists(self, key: str) -> bool: ...
 
     def delete(self, keys: list[str]) -> None:

@@ -36,7 +36,8 @@ from pivfleet.core.stitching import stitch_tiles, to_field
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
 from pivfleet.roles.rounds import PassRounds
-from pivfleet.roles.storage import RunStorage, read_many
+from pivfleet.roles.steps import Step, StepResults
+from pivfleet.roles.storage import RunStorage
 
 log = logging.getLogger(__name__)
 PLANS_CACHED = 32
@@ -59,9 +60,9 @@ class Collector:
     send: JobSender
     """The run's jobs queue: pass-synchronous pairs send each next pass's jobs there."""
 
-    @property
-    def rounds(self) -> PassRounds:
-        return PassRounds(self.storage, self.plan, self.send)
+    def __post_init__(self) -> None:
+        self.steps = StepResults(self.storage.work)
+        self.rounds = PassRounds(self.storage, self.plan, self.send, self.steps)
 
     def collect(self, result: TileResult) -> Collected:
         """Record `result`; finish its pair, and then the run, when it was the last one."""
@@ -71,40 +72,32 @@ class Collector:
             return Collected(summary=self.finish_run())
         if result.pass_index is not None:
             return self.collect_pass(result)
-        record = self.storage.keys.record(result.pair, None, result.tile)
-        self.storage.work.put(record, result.model_dump_json().encode())
-        results = self.pair_results(result.pair)
-        if results is None:
+        keys, pair = self.storage.keys, self.plan.pair(result.pair)
+        step = Step(keys.result_records(pair.name), keys.tally(pair.name, None), pair.tile_count)
+        if not self.steps.add(step, keys.record(pair.name, None, result.tile), result):
             return Collected()
-        pair = self.plan.pair(result.pair)
-        status = tiles_status(pair, results)
+        results = self.steps.results(step)
+        status = tiles_status(pair, [r for r, _ in results])
         vectors = None
         if status.status != "failed" and self.is_current():
-            blocks = zip((r.core for r in results), self.load(results), strict=True)
-            vectors = stitch_tiles(pair.grid_shape, list(blocks))
+            blocks = [(r.core, decode_vectors(b) if b else None) for r, b in results]
+            vectors = stitch_tiles(pair.grid_shape, blocks)
+        self.steps.forget(step)
         return Collected(self.finish_pair(pair, status, vectors), self.finish_run())
 
     def collect_pass(self, result: TileResult) -> Collected:
-        rounds = self.rounds
-        if rounds.is_reduced(result):
+        if self.rounds.is_reduced(result):
             log.info(
                 "late result of a reduced pass ignored",
                 extra={"run": result.run, "pair": result.pair, "pass": result.pass_index},
             )
             return Collected()
-        finished = rounds.collect(result)
+        finished = self.rounds.collect(result)
         if finished is None:
             return Collected()
         pair = self.plan.pair(result.pair)
         status = self.finish_pair(pair, finished.status, finished.vectors)
         return Collected(status, self.finish_run())
-
-    def pair_results(self, pair: str) -> list[TileResult] | None:
-        work = self.storage.work
-        records = work.list(self.storage.keys.result_records(pair))
-        if len(records) < self.plan.pair(pair).tile_count:
-            return None
-        return [TileResult.model_validate_json(data) for data in read_many(work, records)]
 
     def finish_pair(
         self, pair: PairPlan, status: PairStatus, vectors: Vectors | None
@@ -124,12 +117,6 @@ class Collector:
             return self.storage.work.get(keys.current()).decode() == keys.generation
         except KeyError:
             return True
-
-    def load(self, results: list[TileResult]) -> list[Vectors | None]:
-        """Each done result's vectors (read in parallel), None for a failed one."""
-        done = [r.key for r in results if r.status == "done" and r.key is not None]
-        blobs = dict(zip(done, read_many(self.storage.work, done), strict=True))
-        return [decode_vectors(blobs[r.key]) if r.key in blobs else None for r in results]
 
     def write_outputs(self, pair: PairPlan, vectors: Vectors) -> None:
         spec, field = self.plan.spec, to_field(vectors, self.plan.spec.piv)

@@ -28,6 +28,7 @@ from pivfleet.engine.rounds import (
     predictor_reach,
     reduce_pass,
 )
+from pivfleet.roles.steps import Step, StepResults
 from pivfleet.roles.storage import RunStorage, read_many
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class PassRounds:
     storage: RunStorage
     plan: RunPlan
     send: JobSender
+    steps: StepResults
 
     def is_reduced(self, result: TileResult) -> bool:
         """The result's pass was reduced already (its next pass was sent): a late duplicate,
@@ -60,25 +62,26 @@ class PassRounds:
         """Record `result`; reduce its pass when it completes it; the pair when it was last."""
         index, pair = result.pass_index, self.plan.pair(result.pair)
         assert index is not None
-        work, keys = self.storage.work, self.storage.keys
-        work.put(keys.record(pair.name, index, result.tile), result.model_dump_json().encode())
-        results = self.pass_results(pair, index)
-        return None if results is None else self.reduce(pair, index, results)
-
-    def pass_results(self, pair: PairPlan, index: int) -> list[TileResult] | None:
-        work = self.storage.work
-        records = work.list(self.storage.keys.pass_records(pair.name, index))
-        if len(records) < pair.pass_tiles[index]:
+        step = self.step(pair, index)
+        record = self.storage.keys.record(pair.name, index, result.tile)
+        if not self.steps.add(step, record, result):
             return None
-        return [TileResult.model_validate_json(data) for data in read_many(work, records)]
+        finished = self.reduce(pair, index, self.steps.results(step))
+        self.steps.forget(step)
+        return finished
 
-    def reduce(self, pair: PairPlan, index: int, results: list[TileResult]) -> PairVectors | None:
-        status = pass_status(self.plan, pair, index, results)
-        done = [r for r in results if r.status == "done" and r.key is not None]
-        if not done:
+    def step(self, pair: PairPlan, index: int) -> Step:
+        keys = self.storage.keys
+        records, tally = keys.pass_records(pair.name, index), keys.tally(pair.name, index)
+        return Step(records, tally, pair.pass_tiles[index])
+
+    def reduce(
+        self, pair: PairPlan, index: int, results: list[tuple[TileResult, bytes | None]]
+    ) -> PairVectors | None:
+        status = pass_status(self.plan, pair, index, [r for r, _ in results])
+        blocks = [(r.core, decode_raw(blob)) for r, blob in results if blob is not None]
+        if not blocks:
             return self.fail(pair, status, f"every job of pass {index + 1} failed")
-        data = read_many(self.storage.work, [r.key for r in done if r.key is not None])
-        blocks = [(r.core, decode_raw(blob)) for r, blob in zip(done, data, strict=True)]
         piv, shape = self.plan.spec.piv, pair.image_shape
         try:
             field = reduce_pass(blocks, piv, index, shape)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import posixpath
 import uuid
@@ -14,6 +16,12 @@ def partial_path(path: Path) -> Path:
     """A writer-private temporary name beside `path`: unique per call, so concurrent writers
     never share it, and short, so a final name near the 255-byte limit still fits."""
     return path.with_name(f".{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
+
+
+def version_tag(data: bytes) -> str:
+    """A tag from the content: a compare-and-swap that finds the same bytes may replace them,
+    since the caller computed its update from exactly those bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class FileBlobStore:
@@ -55,6 +63,29 @@ class FileBlobStore:
         finally:
             partial.unlink()
         return True
+
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        try:
+            data = self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise KeyError(key) from None
+        return data, version_tag(data)
+
+    def put_if_tagged(self, key: str, data: bytes, tag: str | None) -> bool:
+        if tag is None:
+            return self.put_if_absent(key, data)
+        path = self._path(key)
+        # The lock makes check-then-replace one step among this key's tagged writers.
+        with path.with_name(f".{path.name}.cas{PARTIAL_SUFFIX}").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = version_tag(path.read_bytes())
+            except FileNotFoundError:
+                return False
+            if current != tag:
+                return False
+            self.put(key, data)
+            return True
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -42,6 +42,26 @@ class S3BlobStore:
             raise
         return True
 
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error_code(error) in MISSING_OBJECT_CODES:
+                raise KeyError(f"s3://{self.bucket}/{key}") from None
+            raise
+        return bytes(response["Body"].read()), str(response["ETag"])
+
+    def put_if_tagged(self, key: str, data: bytes, tag: str | None) -> bool:
+        if tag is None:
+            return self.put_if_absent(key, data)
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, IfMatch=tag)
+        except ClientError as error:
+            if error_code(error) in PUT_CONFLICT_CODES | MISSING_OBJECT_CODES:
+                return False  # changed, or removed, since `tag` was read
+            raise
+        return True
+
     def exists(self, key: str) -> bool:
         try:
             self.s3.head_object(Bucket=self.bucket, Key=key)

@@ -182,3 +182,13 @@ def test_s3_event_for_run_json_arrives_with_url_encoded_key(
     assert records[0]["s3"]["bucket"]["name"] == bucket
     assert keys[0] in {AWS_EVENT_KEY, LOCALSTACK_EVENT_KEY}, f"new key encoding: {keys[0]!r}"
     assert urllib.parse.unquote_plus(keys[0]) == EVENT_KEY
+
+
+def test_s3_store_compares_and_swaps_and_counts_concurrent_marks(s3: Any, aws_prefix: str) -> None:
+    from pivfleet.transports.s3 import S3BlobStore
+    from tests.unit.test_tally import check_compare_and_swap, check_concurrent_marks
+
+    bucket = f"{aws_prefix}-cas"
+    s3.create_bucket(Bucket=bucket)
+    check_compare_and_swap(S3BlobStore(s3, bucket))
+    check_concurrent_marks(S3BlobStore(s3, bucket))
