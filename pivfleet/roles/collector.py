@@ -66,16 +66,14 @@ class Collector:
 
     def collect(self, result: TileResult) -> Collected:
         """Record `result`; finish its pair, and then the run, when it was the last one."""
-        if self.storage.work.exists(self.storage.keys.pair_status(result.pair)):
-            # A redelivery: if a collector died after the pair and before the run's summary,
-            # this is the event that finishes the run.
-            return Collected(summary=self.finish_run())
         if result.pass_index is not None:
             return self.collect_pass(result)
         keys, pair = self.storage.keys, self.plan.pair(result.pair)
         step = Step(keys.result_records(pair.name), keys.tally(pair.name, None), pair.tile_count)
         if not self.steps.add(step, keys.record(pair.name, None, result.tile), result):
             return Collected()
+        if self.is_finished(pair.name):
+            return Collected(summary=self.finish_run())
         results = self.steps.results(step)
         status = tiles_status(pair, [r for r, _ in results])
         vectors = None
@@ -85,16 +83,17 @@ class Collector:
         self.steps.forget(step)
         return Collected(self.finish_pair(pair, status, vectors), self.finish_run())
 
+    def is_finished(self, pair: str) -> bool:
+        """A result of a pair that has its status is a redelivery: if a collector died after
+        the pair and before the run's summary, this is the event that finishes the run."""
+        return self.storage.work.exists(self.storage.keys.pair_status(pair))
+
     def collect_pass(self, result: TileResult) -> Collected:
-        if self.rounds.is_reduced(result):
-            log.info(
-                "late result of a reduced pass ignored",
-                extra={"run": result.run, "pair": result.pair, "pass": result.pass_index},
-            )
-            return Collected()
-        finished = self.rounds.collect(result)
+        finished = self.rounds.collect(result, self.is_finished)
         if finished is None:
             return Collected()
+        if finished.status is None:
+            return Collected(summary=self.finish_run())
         pair = self.plan.pair(result.pair)
         status = self.finish_pair(pair, finished.status, finished.vectors)
         return Collected(status, self.finish_run())

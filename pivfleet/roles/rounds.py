@@ -10,6 +10,7 @@ keeps its next jobs from being sent twice once they were."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pivfleet.core.messages import TileResult
@@ -36,10 +37,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PairVectors:
-    """A finished pass-synchronous pair: its vectors (None when it failed) and its status."""
+    """A finished pass-synchronous pair: its vectors (None when it failed) and its status
+    (None when it had finished before: the result was a redelivery)."""
 
     vectors: Vectors | None
-    status: PairStatus
+    status: PairStatus | None
 
 
 @dataclass
@@ -49,23 +51,30 @@ class PassRounds:
     send: JobSender
     steps: StepResults
 
-    def is_reduced(self, result: TileResult) -> bool:
-        """The result's pass was reduced already (its next pass was sent): a late duplicate,
-        which must change nothing."""
-        index = result.pass_index
-        assert index is not None
+    def is_reduced(self, pair: str, index: int) -> bool:
+        """Pass `index` was reduced already (its next pass was sent)."""
         last = len(self.plan.spec.piv.windows) - 1
         keys = self.storage.keys
-        return index < last and self.storage.work.exists(keys.pass_sent(result.pair, index + 1))
+        return index < last and self.storage.work.exists(keys.pass_sent(pair, index + 1))
 
-    def collect(self, result: TileResult) -> PairVectors | None:
-        """Record `result`; reduce its pass when it completes it; the pair when it was last."""
+    def collect(self, result: TileResult, is_finished: Callable[[str], bool]) -> PairVectors | None:
+        """Record `result`; reduce its pass when it completes it; the pair when it was last.
+        A result of a pass already reduced (a late duplicate) changes nothing; one of a pair
+        already finished gives a status of None."""
         index, pair = result.pass_index, self.plan.pair(result.pair)
         assert index is not None
         step = self.step(pair, index)
         record = self.storage.keys.record(pair.name, index, result.tile)
         if not self.steps.add(step, record, result):
             return None
+        if self.is_reduced(pair.name, index):
+            log.info(
+                "late result of a reduced pass ignored",
+                extra={"run": result.run, "pair": pair.name, "pass": index},
+            )
+            return None
+        if is_finished(pair.name):
+            return PairVectors(None, None)
         finished = self.reduce(pair, index, self.steps.results(step))
         self.steps.forget(step)
         return finished
