@@ -195,7 +195,9 @@ def dispatch_run(prefix: str, size: int, tile: int, pairs: int) -> dict[str, Any
     for index in range(pairs):
         inputs.put(f"noop/cam/frame_{index:04d}_a.png", frame_a)
         inputs.put(f"noop/cam/frame_{index:04d}_b.png", frame_b)
-    spec = RunSpec.model_validate({"run": "noop", "algorithm": "noop", "piv": PIV, "tiling": tile})
+    spec = RunSpec.model_validate(
+        {"run": "noop", "algorithm": "noop", "piv": PIV, "tiling": tile, "frames": 2 * pairs}
+    )  # every frame declared, so the dispatcher plans at once
     inputs.put("noop/run.json", spec.model_dump_json().encode())
     started = time.perf_counter()
     outcome = deployment.dispatcher().dispatch_key("noop/run.json")
