@@ -31,12 +31,13 @@ from pivfleet.core.ports import (
     Message,
     Outcome,
     dead_letter,
+    sender,
 )
 from pivfleet.core.stitching import stitch_tiles, to_field
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
 from pivfleet.roles.rounds import PassRounds
-from pivfleet.roles.steps import Step, StepResults
+from pivfleet.roles.steps import StepResults, pair_steps
 from pivfleet.roles.storage import RunStorage
 
 log = logging.getLogger(__name__)
@@ -69,30 +70,27 @@ class Collector:
         if result.pass_index is not None:
             return self.collect_pass(result)
         keys, pair = self.storage.keys, self.plan.pair(result.pair)
-        step = Step(keys.result_records(pair.name), keys.tally(pair.name, None), pair.tile_count)
+        [step] = pair_steps(keys, pair)
         if not self.steps.add(step, keys.record(pair.name, None, result.tile), result):
             return Collected()
-        if self.is_finished(pair.name):
+        if self.storage.is_finished(pair.name):
+            # A redelivery: if a collector died after the pair and before the run's summary,
+            # this is the event that finishes the run.
             return Collected(summary=self.finish_run())
         results = self.steps.results(step)
         status = tiles_status(pair, [r for r, _ in results])
         vectors = None
-        if status.status != "failed" and self.is_current():
+        if status.status != "failed":
             blocks = [(r.core, decode_vectors(b) if b else None) for r, b in results]
             vectors = stitch_tiles(pair.grid_shape, blocks)
         self.steps.forget(step)
         return Collected(self.finish_pair(pair, status, vectors), self.finish_run())
 
-    def is_finished(self, pair: str) -> bool:
-        """A result of a pair that has its status is a redelivery: if a collector died after
-        the pair and before the run's summary, this is the event that finishes the run."""
-        return self.storage.work.exists(self.storage.keys.pair_status(pair))
-
     def collect_pass(self, result: TileResult) -> Collected:
-        finished = self.rounds.collect(result, self.is_finished)
+        finished = self.rounds.collect(result)
         if finished is None:
             return Collected()
-        if finished.status is None:
+        if finished.status is None:  # a redelivery, as in `collect`
             return Collected(summary=self.finish_run())
         pair = self.plan.pair(result.pair)
         status = self.finish_pair(pair, finished.status, finished.vectors)
@@ -222,16 +220,12 @@ class ResultCollector:
         if collected.summary is not None:
             log.info("run finished", extra={"run": result.run, "status": collected.summary.status})
 
-    def sender(self, algorithm: str) -> JobSender:
-        """Sends to the algorithm's queue, found when first needed (a run's next pass)."""
-        return lambda bodies: self.jobs_queue(algorithm).send(bodies)
-
     def collector_for(self, run: str, generation: str) -> Collector:
         if (run, generation) not in self._collectors:
             keys = bucket_keys(run, generation)
             plan = RunPlan.model_validate_json(self.bucket.get(keys.plan()))
             storage = RunStorage(self.bucket, self.bucket, keys)
-            collector = Collector(storage, plan, self.sender(plan.spec.algorithm))
+            collector = Collector(storage, plan, sender(self.jobs_queue, plan.spec.algorithm))
             self._collectors[(run, generation)] = collector
             while len(self._collectors) > PLANS_CACHED:
                 self._collectors.popitem(last=False)

@@ -17,11 +17,12 @@ from typing import Literal
 from pivfleet.core.keys import RunKeys, bucket_keys, current_generation
 from pivfleet.core.messages import TileJob, TileResult
 from pivfleet.core.plan import PairPlan, RunPlan
-from pivfleet.core.ports import BlobStore
+from pivfleet.core.ports import BlobStore, sender
 from pivfleet.core.summary import RunSummary
 from pivfleet.core.topology import RUN_SPEC_FILENAME
 from pivfleet.roles.collector import Collector
 from pivfleet.roles.dispatcher import Dispatcher, stored_plan
+from pivfleet.roles.steps import pair_steps
 from pivfleet.roles.storage import RunStorage
 from pivfleet.roles.worker import failed_result
 
@@ -116,11 +117,9 @@ class Reconciler:
         return Finding(keys.run, "stalled", detail, "dispatched it again" if act else "")
 
     def collection(self, keys: RunKeys, plan: RunPlan, act: bool) -> Finding:
-        algorithm = plan.spec.algorithm
+        storage = RunStorage(self.outputs, self.outputs, keys)
         collector = Collector(
-            RunStorage(self.outputs, self.outputs, keys),
-            plan,
-            lambda bodies: self.dispatcher.jobs_queue(algorithm).send(bodies),
+            storage, plan, sender(self.dispatcher.jobs_queue, plan.spec.algorithm)
         )
         records = set(self.outputs.list(f"{keys.work}/results/"))
         records |= set(self.outputs.list(f"{keys.work}/passes/"))
@@ -175,21 +174,13 @@ class Reconciler:
 
 
 def untaken_step(keys: RunKeys, pair: PairPlan, records: set[str]) -> str | None:
-    """A result record of the pair's step that is complete but not followed up, if any."""
-    steps: list[tuple[str, int, str | None]] = [
-        (keys.result_records(pair.name), pair.tile_count, None)
-    ]
-    if pair.synchronous:
-        last = len(pair.pass_tiles) - 1
-        steps = [
-            (keys.pass_records(pair.name, k), count,
-             keys.pass_sent(pair.name, k + 1) if k < last else None)
-            for k, count in enumerate(pair.pass_tiles)
-        ]  # fmt: skip
-    for prefix, count, next_marker in steps:
-        found = sorted(r for r in records if r.startswith(prefix))
-        if len(found) < count:
+    """A result record of the pair's step that is complete but not followed up (the last
+    step by a status, a pass by its next pass's jobs-sent marker), if any."""
+    steps = pair_steps(keys, pair)
+    for index, step in enumerate(steps):
+        found = sorted(r for r in records if r.startswith(step.records))
+        if len(found) < step.count:
             return None
-        if next_marker is None or next_marker not in records:
+        if index == len(steps) - 1 or keys.pass_sent(pair.name, index + 1) not in records:
             return found[0]
     return None

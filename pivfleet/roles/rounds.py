@@ -10,7 +10,6 @@ keeps its next jobs from being sent twice once they were."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from pivfleet.core.messages import TileResult
@@ -29,7 +28,7 @@ from pivfleet.engine.rounds import (
     predictor_reach,
     reduce_pass,
 )
-from pivfleet.roles.steps import Step, StepResults
+from pivfleet.roles.steps import StepResults, pair_steps
 from pivfleet.roles.storage import RunStorage, read_many
 
 log = logging.getLogger(__name__)
@@ -57,13 +56,13 @@ class PassRounds:
         keys = self.storage.keys
         return index < last and self.storage.work.exists(keys.pass_sent(pair, index + 1))
 
-    def collect(self, result: TileResult, is_finished: Callable[[str], bool]) -> PairVectors | None:
+    def collect(self, result: TileResult) -> PairVectors | None:
         """Record `result`; reduce its pass when it completes it; the pair when it was last.
         A result of a pass already reduced (a late duplicate) changes nothing; one of a pair
         already finished gives a status of None."""
         index, pair = result.pass_index, self.plan.pair(result.pair)
         assert index is not None
-        step = self.step(pair, index)
+        step = pair_steps(self.storage.keys, pair)[index]
         record = self.storage.keys.record(pair.name, index, result.tile)
         if not self.steps.add(step, record, result):
             return None
@@ -73,16 +72,11 @@ class PassRounds:
                 extra={"run": result.run, "pair": pair.name, "pass": index},
             )
             return None
-        if is_finished(pair.name):
+        if self.storage.is_finished(pair.name):
             return PairVectors(None, None)
         finished = self.reduce(pair, index, self.steps.results(step))
         self.steps.forget(step)
         return finished
-
-    def step(self, pair: PairPlan, index: int) -> Step:
-        keys = self.storage.keys
-        records, tally = keys.pass_records(pair.name, index), keys.tally(pair.name, index)
-        return Step(records, tally, pair.pass_tiles[index])
 
     def reduce(
         self, pair: PairPlan, index: int, results: list[tuple[TileResult, bytes | None]]

@@ -15,7 +15,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from pivfleet.core.errors import PivfleetError
+from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileResult
+from pivfleet.core.plan import PairPlan
 from pivfleet.core.ports import BlobStore
 from pivfleet.roles.storage import read_many
 
@@ -40,6 +42,16 @@ class Step:
     """The prefix of its result records."""
     tally: str
     count: int
+
+
+def pair_steps(keys: RunKeys, pair: PairPlan) -> list[Step]:
+    """The pair's steps: one per pass of a pass-synchronous pair, else its tiles as one."""
+    if not pair.synchronous:
+        return [Step(keys.result_records(pair.name), keys.tally(pair.name, None), pair.tile_count)]
+    return [
+        Step(keys.pass_records(pair.name, k), keys.tally(pair.name, k), count)
+        for k, count in enumerate(pair.pass_tiles)
+    ]
 
 
 def mark(store: BlobStore, key: str, tile: int, count: int) -> bool:

@@ -19,6 +19,10 @@ class RunStorage:
     outputs: BlobStore
     keys: RunKeys
 
+    def is_finished(self, pair: str) -> bool:
+        """The pair has its status: a result of it now is a redelivery."""
+        return self.work.exists(self.keys.pair_status(pair))
+
 
 READ_THREADS = 16
 """Parallel reads of one pair's records and blocks: S3 answers each GET in tens of ms."""
