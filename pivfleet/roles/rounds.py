@@ -17,7 +17,7 @@ from pivfleet.core.plan import PairPlan, RunPlan, plan_pass_jobs
 from pivfleet.core.ports import JobSender
 from pivfleet.core.stitching import mark_missing
 from pivfleet.core.summary import PairStatus, PassStatus
-from pivfleet.core.tiling import Box, pass_reach_pixels
+from pivfleet.core.tiling import Box, pass_crop_span, pass_reach_pixels
 from pivfleet.core.vectors import Vectors
 from pivfleet.engine.field import NoValidVectorError, PassField
 from pivfleet.engine.rounds import (
@@ -142,16 +142,15 @@ def pass_status(plan: RunPlan, pair: PairPlan, index: int, results: list[TileRes
         errors=sorted({r.error for r in failed if r.error}),
         seconds=round(sum(r.seconds for r in results), 4),
         work_factor=round(sum(r.pixels_read for r in results) / pixels, 4),
-        missing=[window_pixels(r.core, window, step) for r in failed],
+        missing=[window_pixels(r.core, pair.image_shape, window, step) for r in failed],
     )
 
 
-def window_pixels(core: Box, window: int, step: int) -> Box:
-    """The pixels under the windows of grid block `core`."""
-    return Box(
-        y0=core.y0 * step, y1=(core.y1 - 1) * step + window,
-        x0=core.x0 * step, x1=(core.x1 - 1) * step + window,
-    )  # fmt: skip
+def window_pixels(core: Box, image_shape: tuple[int, int], window: int, step: int) -> Box:
+    """The pixels under the windows of grid block `core`: its crop with no reach."""
+    y0, y1 = pass_crop_span((core.y0, core.y1), image_shape[0], window, step, 0)
+    x0, x1 = pass_crop_span((core.x0, core.x1), image_shape[1], window, step, 0)
+    return Box(y0=y0, y1=y1, x0=x0, x1=x1)
 
 
 def pair_status(pair: PairPlan, passes: list[PassStatus], failure: str | None = None) -> PairStatus:
