@@ -157,7 +157,7 @@ variable "dispatcher_timeout_seconds" {
 
 variable "dispatcher_memory_mb" {
   type        = number
-  description = "Dispatcher Lambda memory in MB (128-10240)."
+  description = "Dispatcher Lambda memory in MB (128-10240). It copies each frame of a pass-synchronous pair into strips, one at a time: about 20 bytes per pixel (600 MB for a 29 MP frame)."
   default     = 1024
 
   validation {

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pivfleet.cli.samples import SAMPLE_PAIRS, copy_samples
+
+
+@pytest.fixture(autouse=True)
+def root_log_handlers() -> Iterator[None]:
+    """Each test starts with the root logger's handlers as they were: `pivfleet run` (the
+    CLI's `basicConfig`) binds one to the stderr of the test that called it first, which pytest
+    closes after that test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

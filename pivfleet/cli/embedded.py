@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pivfleet.algorithms.registry import load_algorithm
 from pivfleet.core.errors import InputFolderError, OutputError
-from pivfleet.core.imaging import FrameHeader, read_header
+from pivfleet.core.imaging import FrameHeader, read_frame, read_header
 from pivfleet.core.keys import OUTPUT_SUFFIXES, SUMMARY_FILENAME, RunKeys, new_generation
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.pairing import pair_frames
@@ -178,7 +178,8 @@ class EmbeddedRun:
     def _execute(self, scratch: Path) -> RunSummary:
         keys = RunKeys(run=self.spec.run, generation=new_generation(), outputs_prefix="")
         storage = RunStorage(FileBlobStore(scratch), FileBlobStore(self.out_dir), keys)
-        inputs = RunInput(FileBlobStore(self.input_dir).list(""), self._read)
+        names = FileBlobStore(self.input_dir).list("")
+        inputs = RunInput(names, self._read, lambda name: read_frame(str(self.input_dir / name)))
         jobs = InMemoryQueue(f"jobs-{self.spec.algorithm}")
         plan = dispatch_run(self.spec, inputs, storage, jobs.send)
         assert plan is not None  # a fresh scratch store has no plan yet

@@ -65,6 +65,11 @@ class RunKeys:
         """Marker: every job of the plan was sent (the step after the plan)."""
         return f"{self.work}/jobs-sent"
 
+    def frame_strips(self, pair: str, side: str) -> str:
+        """Frame `side` ("a" or "b") of a pass-synchronous pair in strips (`core/strips.py`),
+        written once by the dispatcher: its jobs read about their crops only."""
+        return f"{self.work}/frames/{pair}/{side}.npy"
+
     def tile(self, pair: str, tile: int) -> str:
         return f"{self.work}/tiles/{pair}/{tile:05d}.npz"
 
@@ -100,7 +105,8 @@ class RunKeys:
         return f"{self.passes(pair, index)}/results/"
 
     def predictor(self, pair: str, index: int) -> str:
-        return f"{self.passes(pair, index)}/predictor.npz"
+        """The predictor pass `index` deforms with: u and v on its grid, in strips."""
+        return f"{self.passes(pair, index)}/predictor.npy"
 
     def pass_sent(self, pair: str, index: int) -> str:
         """Marker: every job of the pass was sent (pass 0's go with the plan's jobs)."""

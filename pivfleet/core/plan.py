@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivfleet.core.errors import PairError, PivfleetError
-from pivfleet.core.imaging import FrameHeader, check_header
+from pivfleet.core.imaging import Frame, FrameHeader, check_header
 from pivfleet.core.messages import TileJob
 from pivfleet.core.pairing import FramePair, pair_frames
 from pivfleet.core.spec import RunSpec
@@ -23,15 +23,18 @@ from pivfleet.core.tiling import (
 )
 
 HeaderReader = Callable[[str], FrameHeader]
+FrameDecoder = Callable[[str], Frame]
 
 
 @dataclass(frozen=True)
 class RunInput:
-    """The frames a run reads: their keys, how to read one's header, and the run's folder in
-    the store. Planning reads headers only: pixels are the workers' to decode."""
+    """The frames a run reads: their keys, how to read one's header or pixels, and the run's
+    folder in the store. Planning reads headers only."""
 
     names: list[str]
     read: HeaderReader
+    decode: FrameDecoder
+    """A frame's pixels: the dispatcher copies pass-synchronous pairs' frames into chunks."""
     key_prefix: str = ""
     """Dropped from pair names: `<run>/` in the input bucket, nothing locally."""
 

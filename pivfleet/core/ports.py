@@ -84,6 +84,11 @@ class BlobStore(Protocol):
         """Raise KeyError when the key does not exist."""
         ...
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """`length` bytes from byte `start` (fewer at the end of the object); KeyError when
+        the key does not exist."""
+        ...
+
     def put(self, key: str, data: bytes) -> None: ...
 
     def put_if_absent(self, key: str, data: bytes) -> bool:

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from pivfleet.algorithms.registry import runs_passes
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
-from pivfleet.core.imaging import is_image_name, read_header
+from pivfleet.core.imaging import check_texture, decode_frame, is_image_name, read_header
 from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
-from pivfleet.core.plan import RunInput, RunPlan, plan_jobs, plan_run
+from pivfleet.core.plan import FrameDecoder, PairPlan, RunInput, RunPlan, plan_jobs, plan_run
 from pivfleet.core.ports import (
     ACK,
     BlobStore,
@@ -28,11 +28,13 @@ from pivfleet.core.ports import (
     defer_by,
 )
 from pivfleet.core.spec import RunSpec, describe_validation
+from pivfleet.core.strips import FRAME_STRIP_PIXELS, narrowest
 from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
 from pivfleet.roles.collector import Collector, record_failed_pairs
 from pivfleet.roles.consumer import DeadLetterAbandoned
 from pivfleet.roles.storage import RunStorage
+from pivfleet.roles.strip_store import StripStore
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 10
@@ -58,10 +60,12 @@ def dispatch_run(
     work, keys = storage.work, storage.keys
     if work.exists(keys.jobs_sent()):
         return None
-    synchronous = runs_passes(spec.algorithm)
-    plan = stored_plan(storage) or plan_run(spec, frames, keys.generation, synchronous)
-    if not work.put_if_absent(keys.plan(), plan.model_dump_json().encode()):
-        plan = stored_plan(storage) or plan  # another dispatcher planned first: use its plan
+    plan = stored_plan(storage)
+    if plan is None:
+        planned = plan_run(spec, frames, keys.generation, runs_passes(spec.algorithm))
+        plan = stage_frames(planned, frames.decode, storage)
+        if not work.put_if_absent(keys.plan(), plan.model_dump_json().encode()):
+            plan = stored_plan(storage) or plan  # another dispatcher planned first: use its plan
     record_failed_pairs(plan, storage)
     jobs = plan_jobs(plan)
     send([job.model_dump_json() for job in jobs])
@@ -69,6 +73,26 @@ def dispatch_run(
     if not jobs:
         Collector(storage, plan, send).finish_run()
     return plan
+
+
+def stage_frames(plan: RunPlan, decode: FrameDecoder, storage: RunStorage) -> RunPlan:
+    """Copy each pass-synchronous pair's frames into strips before its plan is stored, so its
+    jobs read about their crops only; a pair whose frames cannot be decoded fails here."""
+    pairs = [stage_pair(p, decode, storage) if p.synchronous else p for p in plan.pairs]
+    return plan.model_copy(update={"pairs": pairs})
+
+
+def stage_pair(pair: PairPlan, decode: FrameDecoder, storage: RunStorage) -> PairPlan:
+    strips = StripStore(storage.work)
+    try:
+        for side, name in (("a", pair.frame_a), ("b", pair.frame_b)):
+            frame = decode(name)
+            check_texture(frame, name)
+            key = storage.keys.frame_strips(pair.name, side)
+            strips.write(key, narrowest(frame), FRAME_STRIP_PIXELS)
+    except PivfleetError as error:
+        return pair.model_copy(update={"error": str(error), "tile_count": 0, "pass_tiles": ()})
+    return pair
 
 
 def stored_plan(storage: RunStorage) -> RunPlan | None:
@@ -176,10 +200,13 @@ class Dispatcher(DeadLetterAbandoned):
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]
         if not storage.work.exists(storage.keys.plan()):
             self.wait_for_frames(spec, key, names)
-        headers = RunInput(
-            names, lambda name: read_header(self.inputs.get(name), name), f"{folder}/"
+        frames = RunInput(
+            names,
+            lambda name: read_header(self.inputs.get(name), name),
+            lambda name: decode_frame(self.inputs.get(name), name, spec.max_frame_pixels),
+            f"{folder}/",
         )
-        return dispatch_run(spec, headers, storage, queue.send)
+        return dispatch_run(spec, frames, storage, queue.send)
 
     def wait_for_frames(self, spec: RunSpec, key: str, names: list[str]) -> None:
         """FramesArrivingError while the run's frames are still being uploaded."""

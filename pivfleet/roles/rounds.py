@@ -16,20 +16,22 @@ from pivfleet.core.messages import TileResult
 from pivfleet.core.plan import PairPlan, RunPlan, plan_pass_jobs
 from pivfleet.core.ports import JobSender
 from pivfleet.core.stitching import mark_missing
+from pivfleet.core.strips import PREDICTOR_STRIP_POINTS
 from pivfleet.core.summary import PairStatus, PassStatus
 from pivfleet.core.tiling import Box, pass_crop_span, pass_reach_pixels
 from pivfleet.core.vectors import Vectors
 from pivfleet.engine.field import NoValidVectorError, PassField
 from pivfleet.engine.rounds import (
     decode_raw,
-    encode_predictor,
     final_vectors,
     next_predictor,
     predictor_reach,
     reduce_pass,
+    stacked,
 )
 from pivfleet.roles.steps import StepResults, pair_steps
 from pivfleet.roles.storage import RunStorage, read_many
+from pivfleet.roles.strip_store import StripStore
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,8 @@ class PassRounds:
         """Store the next predictor and this pass's status, then send the next jobs once."""
         work, keys, piv = self.storage.work, self.storage.keys, self.plan.spec.piv
         predictor = next_predictor(field, piv, index, pair.image_shape)
-        work.put(keys.predictor(pair.name, index + 1), encode_predictor(predictor))
+        uv = stacked(predictor)
+        StripStore(work).write(keys.predictor(pair.name, index + 1), uv, PREDICTOR_STRIP_POINTS)
         work.put(keys.pass_summary(pair.name, index), status.model_dump_json().encode())
         if work.exists(keys.pass_sent(pair.name, index + 1)):
             return

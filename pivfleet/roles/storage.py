@@ -24,13 +24,13 @@ class RunStorage:
         return self.work.exists(self.keys.pair_status(pair))
 
 
-READ_THREADS = 16
-"""Parallel reads of one pair's records and blocks: S3 answers each GET in tens of ms."""
+IO_THREADS = 16
+"""Parallel requests for one pair's records, blocks and chunks: S3 answers each in tens of ms."""
 
 
 def read_many(store: BlobStore, keys: list[str]) -> list[bytes]:
     """Every key's bytes, in order, read in parallel."""
     if len(keys) <= 1:
         return [store.get(key) for key in keys]
-    with ThreadPoolExecutor(min(READ_THREADS, len(keys))) as pool:
+    with ThreadPoolExecutor(min(IO_THREADS, len(keys))) as pool:
         return list(pool.map(store.get, keys))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from pivfleet.algorithms.registry import load_algorithm
 from pivfleet.core.errors import PairError, PermanentJobError, PivfleetError, describe
@@ -18,13 +19,13 @@ from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, dead_letter
 from pivfleet.core.vectors import Vectors, encode_vectors
 from pivfleet.engine.kernel import Predictor
-from pivfleet.engine.rounds import decode_predictor, encode_raw, map_pass
+from pivfleet.engine.rounds import encode_raw, local_predictor, map_pass, predictor_window
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.metrics import tile_metric
+from pivfleet.roles.strip_store import StripStore
 
 log = logging.getLogger("worker")
 TileRunner = Callable[[TileJob], TileResult]
-PREDICTORS_CACHED = 4
 
 
 def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
@@ -64,23 +65,16 @@ def algorithm_failure(job: TileJob, error: Exception) -> str:
 
 
 class Workspace:
-    """What one worker process reads and writes: frames (each pair decoded once), the work
-    store, and the predictors of pass-synchronous pairs (each read once per pass)."""
+    """What one worker process reads and writes: whole pairs (each decoded once), the crops and
+    predictors of pass jobs (about the crop only), and the work store."""
 
     def __init__(self, frames: FrameCache, work: BlobStore) -> None:
         self.frames, self.work = frames, work
-        self._predictors: OrderedDict[str, Predictor] = OrderedDict()
-        self.bytes_read = 0
+        self.strips = StripStore(work)
 
-    def predictor(self, key: str) -> Predictor:
-        if key not in self._predictors:
-            data = self.work.get(key)
-            self.bytes_read += len(data)
-            self._predictors[key] = decode_predictor(data)
-            while len(self._predictors) > PREDICTORS_CACHED:
-                self._predictors.popitem(last=False)
-        self._predictors.move_to_end(key)
-        return self._predictors[key]
+    @property
+    def bytes_read(self) -> int:
+        return self.frames.bytes_read + self.strips.bytes_read
 
     def pair(self, job: TileJob) -> tuple[Frame, Frame]:
         frame_a, frame_b = self.frames.pair(job.frame_a, job.frame_b, job.max_frame_pixels)
@@ -91,10 +85,24 @@ class Workspace:
             )
         return frame_a, frame_b
 
+    def crop(self, job: TileJob, keys: RunKeys) -> tuple[Frame, Frame]:
+        """A pass job's crop of both frames, from their copies in strips."""
+        a, b = (self.strips.read(keys.frame_strips(job.pair, s), job.tile.crop) for s in "ab")
+        return a.astype(np.float64), b.astype(np.float64)
+
+    def predictor(self, job: TileJob, keys: RunKeys) -> Predictor | None:
+        """The predictor a pass job deforms with, on the grid points around its crop."""
+        index = job.pass_index
+        if not index:
+            return None
+        window = predictor_window(job.piv, index, job.image_shape, job.tile.crop)
+        uv = self.strips.read(keys.predictor(job.pair, index), window)
+        return local_predictor(job.piv, index, window, uv)
+
 
 def process_tile(job: TileJob, space: Workspace, keys: RunKeys) -> TileResult:
     """Do one job; permanent problems become a failed result, others propagate to retry."""
-    started, read_before = time.perf_counter(), space.frames.bytes_read + space.bytes_read
+    started, read_before = time.perf_counter(), space.bytes_read
     try:
         key, data = compute_job(job, space, keys)
     except PivfleetError as error:
@@ -105,7 +113,7 @@ def process_tile(job: TileJob, space: Workspace, keys: RunKeys) -> TileResult:
         run=job.run, generation=job.generation, pair=job.pair, pass_index=job.pass_index,
         tile=job.tile.index, tile_count=job.tile_count, core=job.tile.core, status="done",
         key=key, seconds=round(time.perf_counter() - started, 4),
-        bytes_read=space.frames.bytes_read + space.bytes_read - read_before,
+        bytes_read=space.bytes_read - read_before,
         pixels_read=crop[0] * crop[1],
     )  # fmt: skip
 
@@ -115,10 +123,9 @@ def compute_job(job: TileJob, space: Workspace, keys: RunKeys) -> tuple[str, byt
     if job.pass_index is None:
         vectors = compute_tile(job, space.pair(job))
         return keys.tile(job.pair, job.tile.index), encode_vectors(vectors)
-    index = job.pass_index
-    predictor = space.predictor(keys.predictor(job.pair, index)) if index else None
+    index, pixels, predictor = job.pass_index, space.crop(job, keys), space.predictor(job, keys)
     with algorithm_errors(job):
-        raw = map_pass(space.pair(job), job.piv, index, job.tile, predictor)
+        raw = map_pass(pixels, job.piv, index, job.tile, predictor)
     return keys.pass_tile(job.pair, index, job.tile.index), encode_raw(raw)
 
 

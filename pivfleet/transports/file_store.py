@@ -44,6 +44,14 @@ class FileBlobStore:
         except (FileNotFoundError, IsADirectoryError):
             raise KeyError(key) from None
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+        except (FileNotFoundError, IsADirectoryError):
+            raise KeyError(key) from None
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)

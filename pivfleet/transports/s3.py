@@ -22,8 +22,17 @@ class S3BlobStore:
         self.s3, self.bucket = s3, bucket
 
     def get(self, key: str) -> bytes:
+        return self._get(key, None)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        return self._get(key, f"bytes={start}-{start + length - 1}")
+
+    def _get(self, key: str, byte_range: str | None) -> bytes:
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            if byte_range is None:
+                body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            else:
+                body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=byte_range)["Body"]
         except ClientError as error:
             if error_code(error) in MISSING_OBJECT_CODES:
                 raise KeyError(f"s3://{self.bucket}/{key}") from None

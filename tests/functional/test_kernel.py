@@ -13,6 +13,7 @@ import pytest
 from pivfleet.core.imaging import read_frame
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import (
+    Tile,
     choose_tile_pixels,
     pass_reach_pixels,
     plan_pass_tiles,
@@ -21,7 +22,15 @@ from pivfleet.core.tiling import (
 from pivfleet.engine.field import PassField, predict, settle
 from pivfleet.engine.kernel import Predictor, correlate_pass, pass_grids
 from pivfleet.engine.reference import run_passes
-from pivfleet.engine.rounds import map_pass, next_predictor, predictor_reach, reduce_pass
+from pivfleet.engine.rounds import (
+    local_predictor,
+    map_pass,
+    next_predictor,
+    predictor_reach,
+    predictor_window,
+    reduce_pass,
+    stacked,
+)
 from tests.synthetic import make_pair, shear, vortex
 
 STENCIL_PX = 12
@@ -84,11 +93,22 @@ def run_pass_synchronous(frames, piv: PivSettings, tile_pixels: int) -> PassFiel
     for index in range(last + 1):
         reach = pass_reach_pixels(piv, index, predictor_reach(predictor))
         tiles = plan_pass_tiles(shape, piv, index, tile_pixels, reach)
-        blocks = [(tile.core, map_pass(frames, piv, index, tile, predictor)) for tile in tiles]
+        blocks = [map_tile(frames, piv, index, tile, predictor) for tile in tiles]
         field = reduce_pass(blocks, piv, index, shape)
         if index < last:
             predictor = next_predictor(field, piv, index, shape)
     return field
+
+
+def map_tile(frames, piv: PivSettings, index: int, tile: Tile, predictor: Predictor | None):
+    """One job as a worker runs it: the crop's pixels, and the predictor's points around it."""
+    box, shape = tile.crop, frames[0].shape
+    pixels = tuple(frame[box.y0 : box.y1, box.x0 : box.x1] for frame in frames)
+    if predictor is not None:
+        window = predictor_window(piv, index, shape, box)
+        uv = stacked(predictor)[:, window.y0 : window.y1, window.x0 : window.x1]
+        predictor = local_predictor(piv, index, window, uv)
+    return tile.core, map_pass(pixels, piv, index, tile, predictor)
 
 
 SYNTHETIC = {

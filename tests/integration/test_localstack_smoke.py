@@ -192,3 +192,12 @@ def test_s3_store_compares_and_swaps_and_counts_concurrent_marks(s3: Any, aws_pr
     s3.create_bucket(Bucket=bucket)
     check_compare_and_swap(S3BlobStore(s3, bucket))
     check_concurrent_marks(S3BlobStore(s3, bucket))
+
+
+def test_s3_store_reads_byte_ranges(s3: Any, aws_prefix: str) -> None:
+    from pivfleet.transports.s3 import S3BlobStore
+    from tests.unit.test_file_store import check_ranges
+
+    bucket = f"{aws_prefix}-ranges"
+    s3.create_bucket(Bucket=bucket)
+    check_ranges(S3BlobStore(s3, bucket))

@@ -48,7 +48,7 @@ def test_a_collector_killed_between_two_passes_sends_the_next_pass_once(
     crashing = roles.start("tests.crashing_role", test_crash="collector:between_passes")
     cloud.submit(tiled_spec("between"), pair_frames("p"))
     killed(crashing, "the collector to die between the first and the second pass")
-    assert cloud.work_keys("between", f"passes/{PAIR}/1/predictor.npz")
+    assert cloud.work_keys("between", f"passes/{PAIR}/1/predictor.npy")
     assert not cloud.work_keys("between", f"passes/{PAIR}/1/jobs-sent")
     collector = roles.start("collector")
     summary = wait_for(lambda: cloud.summary("between"), RECOVERY_SECONDS, "the summary")
