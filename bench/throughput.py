@@ -288,14 +288,16 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=128, help="tile side, px")
     parser.add_argument("--pairs", type=int, default=1, help="synthetic pairs per run")
     parser.add_argument("--processes", type=int, nargs="+", default=[2, 8])
+    parser.add_argument("--logs", type=Path, help="keep the roles' logs in this folder")
     args = parser.parse_args()
     from scripts.localstack_host import default_python, start_localstack
 
     started = time.perf_counter()
     with (
         start_localstack(default_python(REPO_ROOT)) as localstack,
-        tempfile.TemporaryDirectory() as logs,
+        tempfile.TemporaryDirectory() as scratch,
     ):
+        logs = str(args.logs or scratch)
         point_boto3_at(localstack.endpoint)
         enqueue = enqueue_rates(args.messages, args.repeats)
         print(json.dumps({"enqueue": enqueue}, indent=2), flush=True)
@@ -326,7 +328,9 @@ def main() -> None:
             "not scaling.",
             "workers_only_* run from the first job received to the last tile processed; "
             "collector_lag_after_last_tile_s is how long the single collector needed after that "
-            "to write the summary (it lists the pair's result records on every result).",
+            "to write the summary: its last batch of results (one tally swap per batch), the "
+            "stitch, and rendering and writing the pair's .txt and .nc (about 0.9 s for the "
+            "261,121 vectors of a 4096 px pair at 8 px steps).",
         ],
     }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

@@ -23,7 +23,7 @@ from pivfleet.core.topology import (
     POLLER_RENEW_SECONDS,
     SQS_MAX_BATCH_MESSAGES,
 )
-from pivfleet.roles.consumer import Consumer, Intake, Role, decide
+from pivfleet.roles.consumer import Consumer, Intake, Role, decide, prepare
 from pivfleet.roles.heartbeat import Lease
 from pivfleet.transports.lambda_events import messages_from_event, settle_batch
 from pivfleet.transports.sqs import SqsJobQueue
@@ -135,7 +135,9 @@ def lambda_handler(
     the records to retry are reported (ReportBatchItemFailures)."""
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        settled = [(m, decide(role(), m)) for m in messages_from_event(event)]
+        messages = messages_from_event(event)
+        prepare(role(), messages)
+        settled = [(m, decide(role(), m)) for m in messages]
         return settle_batch(queue(), settled)
 
     return handle

@@ -25,11 +25,14 @@ class Vectors:
 
 
 def encode_vectors(vectors: Vectors) -> bytes:
+    """u, v and flags as one `(3, rows, cols)` float64 `.npy`: a collector decodes a thousand
+    tiles' in milliseconds (an `.npz` is a zip archive to parse), and random mantissas would not
+    compress anyway."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, u=vectors.u, v=vectors.v, flags=vectors.flags)
+    np.save(buffer, np.stack([vectors.u, vectors.v, vectors.flags.astype(np.float64)]))
     return buffer.getvalue()
 
 
 def decode_vectors(data: bytes) -> Vectors:
-    with np.load(io.BytesIO(data)) as arrays:
-        return Vectors(arrays["u"], arrays["v"], arrays["flags"])
+    stacked = np.load(io.BytesIO(data), allow_pickle=False)
+    return Vectors(stacked[0], stacked[1], stacked[2].astype(np.int8))

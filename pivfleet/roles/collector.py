@@ -7,12 +7,14 @@ put-if-absent, so outputs are written exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pivfleet.core.errors import PoisonMessageError
 from pivfleet.core.keys import (
     NETCDF_SUFFIX,
     OUTPUT_SUFFIXES,
@@ -37,7 +39,7 @@ from pivfleet.core.stitching import stitch_tiles, to_field
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
 from pivfleet.roles.rounds import PassRounds
-from pivfleet.roles.steps import StepResults, pair_steps
+from pivfleet.roles.steps import Step, StepResults, pair_steps
 from pivfleet.roles.storage import RunStorage
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,18 @@ class Collector:
     def __post_init__(self) -> None:
         self.steps = StepResults(self.storage.work)
         self.rounds = PassRounds(self.storage, self.plan, self.send, self.steps)
+
+    def prepare(self, results: list[TileResult]) -> None:
+        """Record a batch of results at once, step by step (`StepResults.add_batch`)."""
+        keys = self.storage.keys
+        batches: dict[Step, list[tuple[str, TileResult]]] = {}
+        for result in results:
+            pair = self.plan.pair(result.pair)
+            step = pair_steps(keys, pair)[result.pass_index or 0]
+            record = keys.record(pair.name, result.pass_index, result.tile)
+            batches.setdefault(step, []).append((record, result))
+        for step, batch in batches.items():
+            self.steps.add_batch(step, batch)
 
     def collect(self, result: TileResult) -> Collected:
         """Record `result`; finish its pair, and then the run, when it was the last one."""
@@ -196,6 +210,17 @@ class ResultCollector:
         self.bucket = bucket
         self.jobs_queue = jobs_queue
         self._collectors: OrderedDict[tuple[str, str], Collector] = OrderedDict()
+
+    def prepare(self, messages: list[Message]) -> None:
+        """Record a batch's results at once, run by run; one that does not parse is left to
+        `handle`."""
+        runs: dict[tuple[str, str], list[TileResult]] = {}
+        for message in messages:
+            with contextlib.suppress(PoisonMessageError):
+                result = parse_message(message.body, TileResult)
+                runs.setdefault((result.run, result.generation), []).append(result)
+        for (run, generation), results in runs.items():
+            self.collector_for(run, generation).prepare(results)
 
     def handle(self, message: Message) -> Outcome:
         result = parse_message(message.body, TileResult)

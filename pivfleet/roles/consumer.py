@@ -16,7 +16,7 @@ import logging
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pivfleet.core.backoff import backoff_seconds
 from pivfleet.core.errors import PoisonMessageError, describe, is_permanent
@@ -42,6 +42,26 @@ class Role(Protocol):
     def abandon(self, message: Message, reason: str) -> Outcome:
         """Every attempt at `message` died without settling it: report that, say its fate."""
         ...
+
+
+@runtime_checkable
+class BatchRole(Role, Protocol):
+    """A role that can do part of a batch's work at once, before its messages are decided one
+    by one (the collector records a batch's results with one tally swap)."""
+
+    def prepare(self, messages: list[Message]) -> None: ...
+
+
+def prepare(role: Role, messages: list[Message]) -> None:
+    """Best effort: whatever a batch's preparation could not do, each message's own handling
+    does, under the policy. Messages every attempt died on are left out."""
+    batch = [m for m in messages if m.receive_count <= MAX_ATTEMPTS]
+    if not isinstance(role, BatchRole) or len(batch) < 2:
+        return
+    try:
+        role.prepare(batch)
+    except Exception:
+        log.warning("batch not prepared; handling its messages one by one", exc_info=True)
 
 
 class DeadLetterAbandoned:
@@ -156,6 +176,7 @@ class Consumer:
         if not self.in_hand:
             return
         with Heartbeat(self.queue, self.in_hand, lease) if lease else nullcontext():
+            prepare(self.role, self.in_hand)
             for message in list(self.in_hand):
                 outcome = RELEASE if stop.is_set() else decide(self.role, message)
                 self.in_hand.remove(message)

@@ -19,7 +19,7 @@ from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileResult
 from pivfleet.core.plan import PairPlan
 from pivfleet.core.ports import BlobStore
-from pivfleet.roles.storage import read_many
+from pivfleet.roles.storage import read_many, write_many
 
 TALLY_ATTEMPTS = 100
 """Compare-and-swap rounds before a tally gives up (each loses only to another collector's
@@ -54,18 +54,20 @@ def pair_steps(keys: RunKeys, pair: PairPlan) -> list[Step]:
     ]
 
 
-def mark(store: BlobStore, key: str, tile: int, count: int) -> bool:
-    """Set `tile`'s bit in the tally at `key`; whether all `count` bits are now set."""
+def mark(store: BlobStore, key: str, tiles: list[int], count: int) -> bool:
+    """Set the bits of `tiles` in the tally at `key` (one swap for all); whether all `count`
+    bits are now set."""
     for _ in range(TALLY_ATTEMPTS):
         try:
             data, tag = store.get_tagged(key)
         except KeyError:
             data, tag = bytes((count + 7) // 8), None
         bits = bytearray(data)
-        byte, bit = divmod(tile, 8)
-        if bits[byte] & (1 << bit):
-            return complete(bits, count)  # a duplicate: nothing to write
-        bits[byte] |= 1 << bit
+        for tile in tiles:
+            byte, bit = divmod(tile, 8)
+            bits[byte] |= 1 << bit
+        if bits == data:
+            return complete(bits, count)  # duplicates: nothing to write
         if store.put_if_tagged(key, bytes(bits), tag):
             return complete(bits, count)
         time.sleep(random.uniform(0, TALLY_BACKOFF_SECONDS))
@@ -81,24 +83,39 @@ Seen = dict[int, tuple[TileResult, bytes | None]]
 
 class StepResults:
     """One collector's view of the steps it handles: the results it recorded, with their
-    blobs, for the last `STEPS_CACHED` steps."""
+    blobs, for the last `STEPS_CACHED` steps.
+
+    A batch of results is recorded at once (`add_batch`: records and blobs in parallel, one
+    tally swap per step); `add` then finds each of them done, and only the last result of a
+    batch that completed its step says so."""
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
         self._seen: OrderedDict[str, Seen] = OrderedDict()
+        self._batched: dict[tuple[str, int], bool] = {}
 
     def add(self, step: Step, record: str, result: TileResult) -> bool:
         """Record `result` in `step` (record, blob, tally bit); whether the step is complete."""
-        self.store.put(record, result.model_dump_json().encode())
-        blob = self.store.get(result.key) if result.status == "done" and result.key else None
-        self.seen(step)[result.tile] = (result, blob)
-        return mark(self.store, step.tally, result.tile, step.count)
+        if (step.tally, result.tile) in self._batched:
+            return self._batched.pop((step.tally, result.tile))
+        self.add_batch(step, [(record, result)])
+        return self._batched.pop((step.tally, result.tile))
+
+    def add_batch(self, step: Step, batch: list[tuple[str, TileResult]]) -> None:
+        """Record several results of `step` at once; `add` then tells each one's completion."""
+        write_many(self.store, [(key, r.model_dump_json().encode()) for key, r in batch])
+        blobs = read_blobs(self.store, [r for _, r in batch])
+        self.seen(step).update({r.tile: (r, blobs.get(r.tile)) for _, r in batch})
+        tiles = [r.tile for _, r in batch]
+        completed = mark(self.store, step.tally, tiles, step.count)
+        self._batched.update({(step.tally, tile): False for tile in tiles})
+        self._batched[(step.tally, tiles[-1])] = completed
 
     def seen(self, step: Step) -> Seen:
         if step.tally not in self._seen:
             self._seen[step.tally] = {}
             while len(self._seen) > STEPS_CACHED:
-                self._seen.popitem(last=False)
+                self.forget_tally(next(iter(self._seen)))
         self._seen.move_to_end(step.tally)
         return self._seen[step.tally]
 
@@ -108,14 +125,7 @@ class StepResults:
         seen = self.seen(step)
         if len(seen) < step.count:
             records = [TileResult.model_validate_json(d) for d in self.unseen(step, seen)]
-            done = [r for r in records if r.status == "done" and r.key]
-            blobs = dict(
-                zip(
-                    [r.tile for r in done],
-                    read_many(self.store, [r.key or "" for r in done]),
-                    strict=True,
-                )
-            )
+            blobs = read_blobs(self.store, records)
             seen.update({r.tile: (r, blobs.get(r.tile)) for r in records})
         return [seen[tile] for tile in sorted(seen)]
 
@@ -124,7 +134,18 @@ class StepResults:
         return read_many(self.store, [k for k in keys if tile_of(k) not in seen])
 
     def forget(self, step: Step) -> None:
-        self._seen.pop(step.tally, None)
+        self.forget_tally(step.tally)
+
+    def forget_tally(self, tally: str) -> None:
+        self._seen.pop(tally, None)
+        self._batched = {k: v for k, v in self._batched.items() if k[0] != tally}
+
+
+def read_blobs(store: BlobStore, results: list[TileResult]) -> dict[int, bytes]:
+    """The blobs of the done results, by tile, read in parallel."""
+    done = [r for r in results if r.status == "done" and r.key]
+    blobs = read_many(store, [r.key or "" for r in done])
+    return {r.tile: blob for r, blob in zip(done, blobs, strict=True)}
 
 
 def tile_of(record: str) -> int:

@@ -34,3 +34,13 @@ def read_many(store: BlobStore, keys: list[str]) -> list[bytes]:
         return [store.get(key) for key in keys]
     with ThreadPoolExecutor(min(IO_THREADS, len(keys))) as pool:
         return list(pool.map(store.get, keys))
+
+
+def write_many(store: BlobStore, items: list[tuple[str, bytes]]) -> None:
+    """Put every (key, bytes), in parallel."""
+    if len(items) <= 1:
+        for key, data in items:
+            store.put(key, data)
+        return
+    with ThreadPoolExecutor(min(IO_THREADS, len(items))) as pool:
+        list(pool.map(lambda item: store.put(*item), items))

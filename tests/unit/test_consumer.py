@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from pivfleet.core.plan import PairPlan, RunPlan, make_job
 from pivfleet.core.ports import ACK, Message, Outcome, defer_by
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.summary import RunSummary
-from pivfleet.core.tiling import plan_tiles
+from pivfleet.core.tiling import Box, plan_tiles
 from pivfleet.core.topology import MAX_ATTEMPTS, MAX_RECEIVE_COUNT
 from pivfleet.core.vectors import Vectors, encode_vectors
 from pivfleet.roles.collector import ResultCollector
@@ -270,3 +272,76 @@ def test_a_result_that_cannot_be_collected_fails_its_pair_and_the_run_finishes(
     [status] = summary.pairs
     assert status.status == "failed" and "File name too long" in status.errors[0]
     assert not [k for k in bucket.list(keys.outputs_prefix) if k.startswith(keys.output("p", ""))]
+
+
+class CountingSwaps(FileBlobStore):
+    """A bucket that counts the tally's compare-and-swaps."""
+
+    swaps = 0
+
+    def put_if_tagged(self, key: str, data: bytes, tag: str | None) -> bool:
+        self.swaps += 1
+        return super().put_if_tagged(key, data, tag)
+
+
+def four_tile_results(bucket: FileBlobStore) -> list[str]:
+    """A stored plan of one pair cut into four tiles, and the four results' messages."""
+    job = tile_job()
+    keys = bucket_keys(job.run, job.generation)
+    pair = PairPlan(name="p", frame_a="a", frame_b="b", image_shape=(64, 64), grid_shape=(7, 7),
+                    tile_count=4, tile_pixels=32)  # fmt: skip
+    plan = RunPlan(spec=job_spec(), generation=job.generation, pairs=[pair])
+    bucket.put(keys.plan(), plan.model_dump_json().encode())
+    bodies = []
+    spans = ((0, 4), (4, 7))
+    cores = [Box(y0=r[0], y1=r[1], x0=c[0], x1=c[1]) for r in spans for c in spans]
+    for tile, core in enumerate(cores):
+        block, flags = np.full(core.shape, float(tile)), np.zeros(core.shape, np.int8)
+        bucket.put(keys.tile("p", tile), encode_vectors(Vectors(block, block, flags)))
+        result = TileResult(run=job.run, generation=job.generation, pair="p", tile=tile,
+                            tile_count=4, core=core, status="done",
+                            key=keys.tile("p", tile))  # fmt: skip
+        bodies.append(result.model_dump_json())
+    return bodies
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_a_batch_of_results_costs_one_tally_swap_and_finishes_its_pair_once(
+    tmp_path: Path, batch_size: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    bucket, results, jobs = CountingSwaps(tmp_path), InMemoryQueue("results"), InMemoryQueue("j")
+    results.send(four_tile_results(bucket))
+    stop = threading.Event()
+    consumer = Consumer(
+        results, ResultCollector(bucket, lambda _: jobs), Intake(batch_size, wait_seconds=0)
+    )
+    with caplog.at_level(logging.INFO):
+        thread = threading.Thread(target=consumer.run, args=(stop,))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not bucket.exists("r/summary.json") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        thread.join()
+    assert bucket.swaps == (1 if batch_size == 4 else 4)
+    assert [r.message for r in caplog.records].count("pair finished") == 1
+    summary = RunSummary.model_validate_json(bucket.get("r/summary.json"))
+    assert summary.status == "done" and len(results) == 0
+
+
+def test_a_batch_its_role_cannot_prepare_is_handled_message_by_message() -> None:
+    queue, stop, handled = InMemoryQueue("q"), threading.Event(), []
+    queue.send(["a", "b", "c"])
+
+    class Unprepared(Handler):
+        def prepare(self, messages: list[Message]) -> None:
+            raise ConnectionError("endpoint down")
+
+    def handle(received: Message) -> Outcome:
+        handled.append(received.body)
+        if len(handled) == 3:
+            stop.set()
+        return ACK
+
+    Consumer(queue, Unprepared(handle), Intake(batch_size=3, wait_seconds=0)).run(stop)
+    assert handled == ["a", "b", "c"] and len(queue) == 0

@@ -30,10 +30,10 @@ def check_compare_and_swap(store: BlobStore) -> None:
 
 def check_concurrent_marks(store: BlobStore) -> None:
     with ThreadPoolExecutor(8) as pool:
-        done = list(pool.map(lambda tile: mark(store, "tally", tile, TILES), range(TILES)))
+        done = list(pool.map(lambda tile: mark(store, "tally", [tile], TILES), range(TILES)))
     assert done.count(True) >= 1 and not all(done)
     assert complete(bytearray(store.get("tally")), TILES)
-    assert mark(store, "tally", 7, TILES), "a duplicate of a complete step still says complete"
+    assert mark(store, "tally", [7], TILES), "a duplicate of a complete step still says complete"
 
 
 def test_the_file_store_compares_and_swaps(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_tiles_marked_by_concurrent_collectors_are_all_counted(tmp_path: Path) -
 
 def test_one_tile_short_is_not_complete(tmp_path: Path) -> None:
     store = FileBlobStore(tmp_path)
-    assert not any(mark(store, "tally", tile, 10) for tile in range(9))
-    assert not mark(store, "tally", 3, 10)
-    assert mark(store, "tally", 9, 10)
+    assert not any(mark(store, "tally", [tile], 10) for tile in range(9))
+    assert not mark(store, "tally", [3], 10)
+    assert mark(store, "tally", [9], 10)
     assert store.list("") == ["tally"], "the lock beside the tally is not a key"
