@@ -79,7 +79,8 @@ COPY --from=builder /opt/pivfleet/constraints.txt /opt/pivfleet/constraints.txt
 
 # PIP_CONSTRAINT keeps the lock in force for images built FROM this one (algorithm plugins):
 # a plugin can add packages but cannot move numpy, OpenPIV or any other locked version.
-# One BLAS/OpenMP thread per process: the worker already runs one process per core.
+# One BLAS/OpenMP thread per process: the worker already runs one process per core. numba
+# caches the fast engine's compiled deformation where the unprivileged user may write.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -87,6 +88,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_CONSTRAINT=/opt/pivfleet/constraints.txt \
     MPLCONFIGDIR=/tmp/matplotlib \
+    NUMBA_CACHE_DIR=/tmp/numba \
     OMP_NUM_THREADS=1 \
     OPENBLAS_NUM_THREADS=1 \
     PIVFLEET_ALGORITHM=windef \

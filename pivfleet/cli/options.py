@@ -57,6 +57,11 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     """PIV settings, one flag each; unset flags keep PivSettings' defaults."""
     group = parser.add_argument_group("PIV settings (OpenPIV windef)")
     add = group.add_argument
+    add(
+        "--engine",
+        choices=["openpiv", "fast"],
+        help="openpiv: OpenPIV's functions (default, the reference); fast: pivfleet's kernel",
+    )
     add("--windows", type=number_list(int), help="window size per pass, px (default 64,32,16)")
     add(
         "--overlap",

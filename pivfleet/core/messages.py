@@ -11,14 +11,14 @@ from pivfleet.core.keys import GENERATION_PATTERN
 from pivfleet.core.spec import MAX_FRAME_PIXELS_DEFAULT, PivSettings
 from pivfleet.core.tiling import Box, Tile
 
-MESSAGE_SCHEMA_VERSION = 3  # the Literal[3] fields below must change with it
+MESSAGE_SCHEMA_VERSION = 4  # the Literal[4] fields below must change with it
 
 
 class TileMessage(BaseModel):
     """What every message about a tile carries: its version, run and pair."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    schema_version: Literal[3] = 3
+    schema_version: Literal[4] = 4
     run: str
     generation: Annotated[str, Field(pattern=GENERATION_PATTERN)]
     """The submission this message belongs to (see `core/keys.py`)."""

@@ -35,6 +35,10 @@ class PivSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
+    engine: Literal["openpiv", "fast"] = "openpiv"
+    """Who computes each pass: OpenPIV's own functions (the reference), or pivfleet's fast
+    kernel (single-precision batched FFTs, compiled B-spline deformation) with the same
+    settings and OpenPIV's peak, sub-pixel and s2n functions."""
     windows: tuple[int, ...] = (64, 32, 16)
     overlaps: tuple[int, ...] = (32, 16, 8)
     subpixel_method: SubpixelMethod = "gaussian"

@@ -23,6 +23,7 @@ from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings
+from pivfleet.engine.correlation import correlate_windows
 
 Field = npt.NDArray[np.float64]
 DEFORMATION_SPLINE_ORDER = 3
@@ -131,6 +132,11 @@ def deform(
         order = piv.interpolation_order
         return frame_a, deform_windows(frame_b, x, y, u_pre, -v_pre, interpolation_order=order)
     u, v = predictor.dense(origin, frame_a.shape)
+    if piv.engine == "fast" and piv.interpolation_order == DEFORMATION_SPLINE_ORDER:
+        # numba is imported only where it runs: the dispatcher and collector never load it.
+        from pivfleet.engine.deformation import shift_frame
+
+        return shift_frame(frame_a, v, u, -0.5), shift_frame(frame_b, v, u, 0.5)
     rows_px, cols_px = np.meshgrid(
         np.arange(frame_a.shape[0], dtype=float),
         np.arange(frame_a.shape[1], dtype=float),
@@ -148,6 +154,8 @@ def deform(
 
 def correlate(frame_a: Frame, frame_b: Frame, grid: PassGrid, piv: PivSettings) -> RawPass:
     """OpenPIV's FFT correlation, sub-pixel peak and s2n on every window of `grid`."""
+    if piv.engine == "fast":
+        return RawPass(*correlate_windows(frame_a, frame_b, grid, piv))
     # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
     with contextlib.redirect_stdout(io.StringIO()):
         u, v, s2n = pyprocess.extended_search_area_piv(

@@ -10,11 +10,13 @@ from openpiv.settings import PIVSettings
 from pivfleet.core.spec import PivSettings
 
 FIRST_PASS_ONLY = {"first_pass_max_filter_iteration", "first_pass_filter_kernel_size"}
+OURS_ONLY = {"engine"}
+"""Settings OpenPIV has no field for."""
 
 
 def to_openpiv(piv: PivSettings) -> PIVSettings:
     """A fresh OpenPIV settings object: windef mutates it, so each call gets its own."""
-    fields = piv.model_dump(exclude={"windows", "overlaps", *FIRST_PASS_ONLY})
+    fields = piv.model_dump(exclude={"windows", "overlaps", *FIRST_PASS_ONLY, *OURS_ONLY})
     settings = PIVSettings(windowsizes=piv.windows, overlap=piv.overlaps, **fields)
     settings.num_iterations = len(piv.windows)
     if piv.std_threshold is None:

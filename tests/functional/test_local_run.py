@@ -93,3 +93,16 @@ def test_sixteen_bit_frames_keep_their_range(one_pair: Path, tmp_path: Path, cap
     assert run([str(folder), "--out", str(out16), "--tiling", "none"], capsys)[0] == 0
     eight, sixteen = np.loadtxt(out8 / "good.txt"), np.loadtxt(out16 / "deep.txt")
     np.testing.assert_allclose(sixteen[:, 2:4], eight[:, 2:4], atol=1e-3)
+
+
+def test_the_fast_engine_is_chosen_with_a_flag(one_pair: Path, tmp_path: Path, capsys) -> None:
+    """`--engine fast` reaches the plan (run.json's `piv.engine`) and gives OpenPIV's vectors
+    within the samples' tolerance."""
+    fast, reference = tmp_path / "fast", tmp_path / "openpiv"
+    assert run([str(one_pair), "--out", str(fast), "--engine", "fast"], capsys)[0] == 0
+    assert run([str(one_pair), "--out", str(reference)], capsys)[0] == 0
+    ours, theirs = np.loadtxt(fast / "good.txt"), np.loadtxt(reference / "good.txt")
+    assert np.abs(ours[:, 2:4] - theirs[:, 2:4]).max() < 0.1
+    with pytest.raises(SystemExit) as refused:
+        run([str(one_pair), "--out", str(tmp_path / "x"), "--engine", "rust"], capsys)
+    assert refused.value.code == 2 and "invalid choice: 'rust'" in capsys.readouterr().err
