@@ -75,9 +75,11 @@ LABEL org.opencontainers.image.title="pivfleet-dispatcher" \
 
 COPY --from=builder ${LAMBDA_TASK_ROOT} ${LAMBDA_TASK_ROOT}
 
-# Lambda's file system is read-only except /tmp.
+# Lambda's file system is read-only except /tmp (numba caches the fast engine's compiled
+# replacement, which the collector runs on pass-synchronous pairs, there).
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    MPLCONFIGDIR=/tmp/matplotlib
+    MPLCONFIGDIR=/tmp/matplotlib \
+    NUMBA_CACHE_DIR=/tmp/numba
 
 # The Lambda runtime runs the handler as an unprivileged sandbox user; the base image sets no USER
 # and its entrypoint (/lambda-entrypoint.sh -> the runtime interface client) takes the handler

@@ -55,6 +55,14 @@ def replace(raw: RawPass, flags: Flags, piv: PivSettings, first: bool) -> tuple[
     kernel, as OpenPIV's `simple_multipass` does."""
     iterations = piv.first_pass_max_filter_iteration if first else piv.max_filter_iteration
     kernel = piv.first_pass_filter_kernel_size if first else piv.filter_kernel_size
+    if piv.engine == "fast":
+        from pivfleet.engine.replacement import replace_holes  # numba: where it runs only
+
+        method = piv.filter_method
+        return (
+            replace_holes(raw.u, flags, method, iterations, kernel),
+            replace_holes(raw.v, flags, method, iterations, kernel),
+        )
     u, v = np.ma.masked_array(raw.u, mask=False), np.ma.masked_array(raw.v, mask=False)
     u, v = filters.replace_outliers(
         u, v, flags, method=piv.filter_method, max_iter=iterations, kernel_size=kernel

@@ -46,3 +46,27 @@ def test_correlation_planes_are_openpivs(method: str, normalized: bool) -> None:
     ours = ours.reshape(theirs.shape)
     scale = np.abs(theirs).max()
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("method", ["localmean", "disk", "distance"])
+@pytest.mark.parametrize("kernel_size", [1, 2])
+def test_replacing_holes_is_openpivs_replace_outliers(method: str, kernel_size: int) -> None:
+    """Scattered outliers, a block of them (filled over several iterations), NaNs from a failed
+    job, and the field's edges."""
+    from openpiv import filters
+
+    from pivfleet.engine.replacement import replace_holes
+
+    rng = np.random.default_rng(3)
+    u, v = rng.normal(0, 2, (41, 57)), rng.normal(0, 2, (41, 57))
+    holes = rng.random(u.shape) < 0.1
+    holes[10:16, 20:27] = True
+    holes[0, :5] = holes[-1, -5:] = True
+    u[30:33, 40:44] = v[30:33, 40:44] = np.nan
+    theirs = filters.replace_outliers(
+        np.ma.masked_array(u, mask=False), np.ma.masked_array(v, mask=False), holes,
+        method=method, max_iter=4, kernel_size=kernel_size,
+    )  # fmt: skip
+    for ours, expected in zip((u, v), theirs, strict=True):
+        got = replace_holes(ours, holes, method, 4, kernel_size)
+        np.testing.assert_allclose(got, np.asarray(expected), rtol=0, atol=1e-12, equal_nan=True)
