@@ -34,7 +34,7 @@ class RunInput:
     names: list[str]
     read: HeaderReader
     decode: FrameDecoder
-    """A frame's pixels: the dispatcher copies pass-synchronous pairs' frames into chunks."""
+    """A frame's pixels: the dispatcher copies pass-synchronous pairs' frames into strips."""
     key_prefix: str = ""
     """Dropped from pair names: `<run>/` in the input bucket, nothing locally."""
 

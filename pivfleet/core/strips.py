@@ -69,7 +69,7 @@ class StripLayout:
         rows, inner = window.shape[0], self.shape[2:]
         strips = [np.frombuffer(piece, self.dtype).reshape(rows, *inner) for piece in pieces]
         joined = np.moveaxis(np.concatenate(strips, axis=-1), 0, -2)  # (*comps, rows, cols)
-        left = window.x0 - (window.x0 // self.width) * self.width
+        left = window.x0 % self.width  # the window's first column in its first strip
         return np.ascontiguousarray(joined[..., left : left + window.shape[1]])
 
 

@@ -47,13 +47,13 @@ def correlate_stacks(a: Stack, b: Stack, piv: PivSettings, threads: int = 1) -> 
     spectrum_b = scipy.fft.rfft2(b, size, axes=(-2, -1), workers=threads)
     np.conjugate(spectrum_a, out=spectrum_a)
     spectrum_a *= spectrum_b
-    if all(n % 2 == 0 for n in size):
-        # Zero displacement at the centre: for even sizes, moving the plane by half of it
-        # (fftshift) is flipping the sign of every other frequency, nearly free here.
+    # Zero displacement at the centre: for even sizes, moving the plane by half of it
+    # (fftshift) is flipping the sign of every other frequency, nearly free here.
+    even = all(n % 2 == 0 for n in size)
+    if even:
         spectrum_a *= centring_signs(size)
-        corr = scipy.fft.irfft2(spectrum_a, size, axes=(-2, -1), workers=threads)
-    else:
-        corr = scipy.fft.irfft2(spectrum_a, size, axes=(-2, -1), workers=threads)
+    corr = scipy.fft.irfft2(spectrum_a, size, axes=(-2, -1), workers=threads)
+    if not even:
         corr = scipy.fft.fftshift(corr, axes=(-2, -1))
     if piv.correlation_method == "linear":
         top, left = (s // 2 - n // 2 for s, n in zip(size, window, strict=True))

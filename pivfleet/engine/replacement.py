@@ -10,6 +10,10 @@ import numpy.typing as npt
 
 from pivfleet.core.imaging import Frame
 
+REPLACEMENT_TOLERANCE = 1e-3
+"""`replace_outliers`' default: the mean squared change of the filled values between two
+iterations below which they are settled."""
+
 
 def replace_holes(
     field: Frame, holes: npt.NDArray[np.bool_], method: str, max_iter: int, kernel_size: int
@@ -31,11 +35,6 @@ def replace_holes(
             break
         previous = new
     return filled
-
-
-REPLACEMENT_TOLERANCE = 1e-3
-"""`replace_outliers`' default: the mean squared change of the filled values between two
-iterations below which they are settled."""
 
 
 def replacement_kernel(method: str, kernel_size: int) -> npt.NDArray[np.int64]:

@@ -100,7 +100,7 @@ def local_predictor(piv: PivSettings, index: int, window: Box, uv: np.ndarray) -
 
 
 def stacked(predictor: Predictor) -> np.ndarray:
-    """u and v as one `(2, rows, cols)` array, the form its chunks are stored in."""
+    """u and v as one `(2, rows, cols)` array, the form it is stored in (in strips)."""
     return np.stack([predictor.u, predictor.v])
 
 

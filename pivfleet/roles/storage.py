@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pivfleet.core.keys import RunKeys
 from pivfleet.core.ports import BlobStore
@@ -25,22 +27,26 @@ class RunStorage:
 
 
 IO_THREADS = 16
-"""Parallel requests for one pair's records, blocks and chunks: S3 answers each in tens of ms."""
+"""Parallel requests for one pair's records, blocks and strip ranges: S3 answers each in tens
+of ms."""
+
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
+
+
+def in_parallel(request: Callable[[Item], Answer], items: list[Item]) -> list[Answer]:
+    """`request` on every item, up to `IO_THREADS` at a time, answers in order."""
+    if len(items) <= 1:
+        return [request(item) for item in items]
+    with ThreadPoolExecutor(min(IO_THREADS, len(items))) as pool:
+        return list(pool.map(request, items))
 
 
 def read_many(store: BlobStore, keys: list[str]) -> list[bytes]:
     """Every key's bytes, in order, read in parallel."""
-    if len(keys) <= 1:
-        return [store.get(key) for key in keys]
-    with ThreadPoolExecutor(min(IO_THREADS, len(keys))) as pool:
-        return list(pool.map(store.get, keys))
+    return in_parallel(store.get, keys)
 
 
 def write_many(store: BlobStore, items: list[tuple[str, bytes]]) -> None:
     """Put every (key, bytes), in parallel."""
-    if len(items) <= 1:
-        for key, data in items:
-            store.put(key, data)
-        return
-    with ThreadPoolExecutor(min(IO_THREADS, len(items))) as pool:
-        list(pool.map(lambda item: store.put(*item), items))
+    in_parallel(lambda item: store.put(*item), items)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from pivfleet.core.ports import BlobStore
 from pivfleet.core.strips import HEADER_BYTES, StripLayout, encode_strips, read_layout
 from pivfleet.core.tiling import Box
-from pivfleet.roles.storage import IO_THREADS
+from pivfleet.roles.storage import in_parallel
 
 LAYOUTS_CACHED = 64
 
@@ -29,9 +27,7 @@ class StripStore:
     def read(self, key: str, window: Box) -> np.ndarray:
         """`window` of the array at `key` (`(*components, rows, cols)`, inside the array)."""
         layout = self.layout(key)
-        ranges = layout.ranges(window)
-        with ThreadPoolExecutor(min(IO_THREADS, len(ranges))) as pool:
-            pieces = list(pool.map(lambda r: self.store.get_range(key, *r), ranges))
+        pieces = in_parallel(lambda r: self.store.get_range(key, *r), layout.ranges(window))
         self.bytes_read += sum(len(piece) for piece in pieces)
         return layout.join(window, pieces)
 
