@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,8 @@ SATURATED_LEVELS = frozenset(2**bits - 1 for bits in (8, 10, 12, 14, 16))
 Image.MAX_IMAGE_PIXELS = None  # pivfleet's own limit (`max_frame_pixels`) is checked instead
 
 Frame = npt.NDArray[np.float64]
+Pixels = npt.NDArray[np.floating[Any]]
+"""A frame in either precision: the fast engine deforms into single precision."""
 
 
 @dataclass(frozen=True)

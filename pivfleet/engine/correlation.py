@@ -2,32 +2,32 @@
 
 Windows are strided views of the frame (no copies), their correlations batched real FFTs in
 float32 on one thread; the peak, its sub-pixel position and the signal-to-noise ratio are
-OpenPIV's own vectorised functions (they work in float32 too), so every setting means what it
-means in OpenPIV."""
+OpenPIV's vectorised functions' arithmetic compiled (`engine/peaks.py`), so every setting means
+what it means in OpenPIV."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
-from openpiv import pyprocess
 
-from pivfleet.core.imaging import Frame
+from pivfleet.core.imaging import Frame, Pixels
 from pivfleet.core.spec import PivSettings
+from pivfleet.engine.peaks import S2N_METHODS, SUBPIXEL_METHODS, find_peaks
 
 if TYPE_CHECKING:
     from pivfleet.engine.kernel import PassGrid
 
 Stack = npt.NDArray[np.float32]
+CHUNK_BYTES = 1 << 20
+"""Window pixels correlated at once (single precision): a block that stays in the cache."""
 
 
-def window_stack(frame: Frame, grid: PassGrid) -> Stack:
+def window_stack(frame: Pixels, grid: PassGrid) -> Stack:
     """Every window of `grid` in `frame`: `(rows, cols, window, window)`, a view."""
     single = frame.astype(np.float32, copy=False)
     view = sliding_window_view(single, (grid.window, grid.window))
@@ -79,27 +79,22 @@ def normalize(stack: Stack) -> Stack:
 
 
 def correlate_windows(
-    frame_a: Frame, frame_b: Frame, grid: PassGrid, piv: PivSettings
+    frame_a: Pixels, frame_b: Pixels, grid: PassGrid, piv: PivSettings
 ) -> tuple[Frame, Frame, Frame]:
     """u, v (OpenPIV's signs: v positive down the frame, as its `extended_search_area_piv`
-    returns it) and s2n of every window of `grid`."""
+    returns it) and s2n of every window of `grid`, a block of window rows at a time: each
+    block's planes stay in the cache from the FFT to the peak search."""
     a, b = window_stack(frame_a, grid), window_stack(frame_b, grid)
     rows, cols = a.shape[:2]
-    corr = correlate_stacks(a, b, piv).reshape(rows * cols, *a.shape[-2:])
-    # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
-    with contextlib.redirect_stdout(io.StringIO()):
-        u, v = pyprocess.vectorized_correlation_to_displacements(
-            corr, rows, cols, subpixel_method=piv.subpixel_method
-        )
-        method = piv.sig2noise_method if piv.sig2noise_validate else None
-        s2n = (
-            pyprocess.vectorized_sig2noise_ratio(corr, method, piv.sig2noise_mask)
-            if method is not None
-            else np.full(rows * cols, np.nan)
-        )
-    shape = (rows, cols)
-    return (
-        np.asarray(u, float).reshape(shape),
-        np.asarray(v, float).reshape(shape),
-        np.asarray(s2n, float).reshape(shape),
-    )
+    u, v, s2n = (np.empty((rows, cols)) for _ in range(3))
+    block = max(1, CHUNK_BYTES // max(1, cols * a.shape[-1] * a.shape[-2] * 4))
+    s2n_method = piv.sig2noise_method if piv.sig2noise_validate else "none"
+    for first in range(0, rows, block):
+        part = slice(first, first + block)
+        corr = correlate_stacks(a[part], b[part], piv)
+        find_peaks(
+            corr.reshape(-1, *corr.shape[-2:]), SUBPIXEL_METHODS.index(piv.subpixel_method),
+            S2N_METHODS.index(s2n_method), piv.sig2noise_mask,
+            u[part].reshape(-1), v[part].reshape(-1), s2n[part].reshape(-1),
+        )  # fmt: skip
+    return u, v, s2n

@@ -21,9 +21,8 @@ from openpiv.windef import deform_windows
 from scipy import ndimage
 from scipy.interpolate import RectBivariateSpline
 
-from pivfleet.core.imaging import Frame
+from pivfleet.core.imaging import Pixels
 from pivfleet.core.spec import PivSettings
-from pivfleet.engine.correlation import correlate_windows
 
 Field = npt.NDArray[np.float64]
 DEFORMATION_SPLINE_ORDER = 3
@@ -94,7 +93,7 @@ class RawPass:
 
 
 def correlate_pass(
-    frames: tuple[Frame, Frame],
+    frames: tuple[Pixels, Pixels],
     grid: PassGrid,
     piv: PivSettings,
     predictor: Predictor | None = None,
@@ -114,12 +113,12 @@ def first_window(grid: PassGrid, origin: tuple[int, int]) -> tuple[int, int]:
 
 
 def deform(
-    frames: tuple[Frame, Frame],
+    frames: tuple[Pixels, Pixels],
     grid: PassGrid,
     predictor: Predictor,
     piv: PivSettings,
     origin: tuple[int, int],
-) -> tuple[Frame, Frame]:
+) -> tuple[Pixels, Pixels]:
     """Both frames moved half the predictor each way (symmetric), or frame B all of it."""
     frame_a, frame_b = frames
     if piv.deformation_method == "second image":
@@ -131,12 +130,12 @@ def deform(
         )
         order = piv.interpolation_order
         return frame_a, deform_windows(frame_b, x, y, u_pre, -v_pre, interpolation_order=order)
-    u, v = predictor.dense(origin, frame_a.shape)
     if piv.engine == "fast" and piv.interpolation_order == DEFORMATION_SPLINE_ORDER:
         # numba is imported only where it runs: the dispatcher and collector never load it.
-        from pivfleet.engine.deformation import shift_frame
+        from pivfleet.engine.deformation import deform_pair
 
-        return shift_frame(frame_a, v, u, -0.5), shift_frame(frame_b, v, u, 0.5)
+        return deform_pair(frames, predictor, origin)
+    u, v = predictor.dense(origin, frame_a.shape)
     rows_px, cols_px = np.meshgrid(
         np.arange(frame_a.shape[0], dtype=float),
         np.arange(frame_a.shape[1], dtype=float),
@@ -152,9 +151,11 @@ def deform(
     return moved_a, moved_b
 
 
-def correlate(frame_a: Frame, frame_b: Frame, grid: PassGrid, piv: PivSettings) -> RawPass:
+def correlate(frame_a: Pixels, frame_b: Pixels, grid: PassGrid, piv: PivSettings) -> RawPass:
     """OpenPIV's FFT correlation, sub-pixel peak and s2n on every window of `grid`."""
     if piv.engine == "fast":
+        from pivfleet.engine.correlation import correlate_windows  # numba: where it runs only
+
         return RawPass(*correlate_windows(frame_a, frame_b, grid, piv))
     # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
     with contextlib.redirect_stdout(io.StringIO()):

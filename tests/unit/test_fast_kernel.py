@@ -7,28 +7,41 @@ import numpy as np
 import pytest
 from openpiv import pyprocess
 from scipy import ndimage
+from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.spec import PivSettings
 from pivfleet.engine.correlation import correlate_stacks, window_stack
-from pivfleet.engine.deformation import shift_frame
-from pivfleet.engine.kernel import PassGrid
+from pivfleet.engine.deformation import deform_pair
+from pivfleet.engine.kernel import PassGrid, Predictor
 
 SHAPE = (97, 131)
 
 
-@pytest.mark.parametrize("sign", [-0.5, 0.5])
-def test_shifting_a_frame_is_scipys_cubic_spline_resampling(sign: float) -> None:
-    """Including near the edges and past them (displacements up to 9 px), where scipy's
-    "nearest" mode pads the frame."""
+SINGLE_PRECISION = 1e-6
+"""The fast engine keeps spline coefficients and deformed frames in float32: ~1e-7 of the
+frame's range from scipy's float64 values."""
+
+
+@pytest.mark.parametrize("origin", [(0, 0), (24, 40)])
+def test_deforming_a_pair_is_openpivs_spline_field_and_resampling(origin: tuple[int, int]) -> None:
+    """OpenPIV's symmetric deformation: the predictor's cubic spline on every pixel, then
+    scipy's cubic resampling of frame A at pixel - d/2 and B at pixel + d/2; on a whole frame
+    and on a crop of it, near the edges and past them (displacements up to 9 px)."""
     rng = np.random.default_rng(1)
-    frame = rng.random(SHAPE) * 4095
-    rows, cols = np.meshgrid(*(np.arange(n, dtype=float) for n in SHAPE), indexing="ij")
-    dy, dx = 9 * np.sin(cols / 17.0), -7 * np.cos(rows / 13.0) + 0.37
-    moved = shift_frame(frame, dy, dx, sign)
-    expected = ndimage.map_coordinates(
-        frame, (rows + sign * dy, cols + sign * dx), order=3, mode="nearest"
-    )
-    np.testing.assert_allclose(moved, expected, rtol=0, atol=1e-8)
+    frames = (rng.random(SHAPE) * 4095, rng.random(SHAPE) * 255)
+    ys, xs = np.arange(8.0, SHAPE[0] - 8, 16), np.arange(8.0, SHAPE[1] - 8, 16)
+    u = 9 * np.sin(xs[None, :] / 17.0) * np.cos(ys[:, None] / 13.0) + 0.37
+    v = -7 * np.cos(ys[:, None] / 13.0) + 0.1 * xs[None, :]
+    crop = (slice(origin[0], SHAPE[0]), slice(origin[1], SHAPE[1]))
+    pixels = (frames[0][crop], frames[1][crop])
+    moved = deform_pair(pixels, Predictor(ys, xs, u, v), origin)
+    rows, cols = (np.arange(o, n, dtype=float) for o, n in zip(origin, SHAPE, strict=True))
+    dense_u, dense_v = (RectBivariateSpline(ys, xs, f)(rows, cols) for f in (u, v))
+    local = np.meshgrid(rows - origin[0], cols - origin[1], indexing="ij")
+    for frame, got, sign in zip(pixels, moved, (-0.5, 0.5), strict=True):
+        at = (local[0] + sign * dense_v, local[1] + sign * dense_u)
+        expected = ndimage.map_coordinates(frame, at, order=3, mode="nearest")
+        np.testing.assert_allclose(got, expected, rtol=0, atol=SINGLE_PRECISION * frame.max())
 
 
 @pytest.mark.parametrize("method", ["circular", "linear"])
@@ -70,3 +83,32 @@ def test_replacing_holes_is_openpivs_replace_outliers(method: str, kernel_size: 
     for ours, expected in zip((u, v), theirs, strict=True):
         got = replace_holes(ours, holes, method, 4, kernel_size)
         np.testing.assert_allclose(got, np.asarray(expected), rtol=0, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("subpixel", ["gaussian", "centroid", "parabolic"])
+@pytest.mark.parametrize("s2n_method", ["peak2peak", "peak2mean"])
+def test_peaks_are_openpivs_vectorised_peaks(subpixel: str, s2n_method: str) -> None:
+    """Planes with a clear peak, with noise only, with the peak on the border (no sub-pixel
+    fit: NaN), with negative neighbours (the Gaussian fit falls back to the parabola) and flat
+    (s2n 0)."""
+    from pivfleet.engine.peaks import S2N_METHODS, SUBPIXEL_METHODS, find_peaks
+
+    rng = np.random.default_rng(4)
+    planes = rng.random((60, 16, 16)).astype(np.float32)
+    planes[:40, 7, 9] += 5
+    planes[10, 0, 3] = planes[11, 8, 15] = 9
+    planes[12:15] -= 0.9
+    planes[15] = 0
+    u, v, s2n = (np.empty(len(planes)) for _ in range(3))
+    find_peaks(
+        planes, SUBPIXEL_METHODS.index(subpixel), S2N_METHODS.index(s2n_method), 2, u, v, s2n
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):  # OpenPIV's logs of the negatives
+        expected_u, expected_v = pyprocess.vectorized_correlation_to_displacements(
+            planes, subpixel_method=subpixel
+        )
+        expected_s2n = pyprocess.vectorized_sig2noise_ratio(planes, s2n_method, 2)
+    np.testing.assert_allclose(u, expected_u, rtol=0, atol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(v, expected_v, rtol=0, atol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(s2n, expected_s2n, rtol=1e-5)
+    assert np.isnan(u[10]) and np.isnan(v[11]) and s2n[15] == 0
