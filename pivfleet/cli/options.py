@@ -83,7 +83,11 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--no-std-test", action="store_true", help="switch the global std test off")
     add("--median-threshold", type=float, help="local median test threshold (default 3)")
     add("--median-size", type=int, help="local median kernel half-size (default 1)")
-    add("--normalized-median", dest="median_normalized", action="store_true", default=None)
+    add(
+        "--normalized-median", dest="median_normalized", action="store_true", default=None,
+        help="Westerweel & Scarano's normalised median test (use --median-threshold 2)",
+    )  # fmt: skip
+    add("--median-epsilon", type=float, help="normalised median noise floor, px (default 0.1)")
     add("--replace-method", dest="filter_method", choices=["localmean", "disk", "distance"])
     add("--replace-iterations", dest="max_filter_iteration", type=int)
     add("--replace-kernel", dest="filter_kernel_size", type=int)

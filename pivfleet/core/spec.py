@@ -60,6 +60,12 @@ class PivSettings(BaseModel):
     median_threshold: Annotated[float, Field(gt=0)] = 3.0
     median_size: Annotated[int, Field(ge=1)] = 1
     median_normalized: bool = False
+    """Westerweel & Scarano's normalised median test instead of the plain one: the residual
+    from the neighbours' median over their median residual plus `median_epsilon` must stay
+    under `median_threshold` (W&S recommend 2; the plain test's default 3 is in pixels)."""
+    median_epsilon: Annotated[float, Field(gt=0)] = 0.1
+    """Pixels: the normalised median test's noise floor ε (W&S: ~0.1 px, the correlation's
+    random error), so that a uniform region's tiny residuals are not amplified."""
     replace_vectors: bool = True
     filter_method: Literal["localmean", "disk", "distance"] = "localmean"
     max_filter_iteration: Annotated[int, Field(ge=1)] = 4

@@ -15,7 +15,6 @@ from scipy.interpolate import RectBivariateSpline
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import Box
 from pivfleet.engine.kernel import Field, PassGrid, Predictor, RawPass
-from pivfleet.engine.settings import to_openpiv
 
 Flags = npt.NDArray[np.bool_]
 
@@ -45,9 +44,21 @@ def assemble(grid: tuple[int, int], blocks: list[tuple[Box, RawPass]]) -> RawPas
 
 def validate(raw: RawPass, piv: PivSettings) -> Flags:
     """OpenPIV's `typical_validation`: the global range, the global std (when on), the local
-    median and signal-to-noise tests."""
-    u, v = np.ma.masked_array(raw.u, mask=False), np.ma.masked_array(raw.v, mask=False)
-    return np.asarray(validation.typical_validation(u, v, raw.s2n, to_openpiv(piv)), bool)
+    median (plain, or normalised: `engine/validation.py`) and signal-to-noise tests."""
+    u, v = raw.u, raw.v
+    flags = validation.global_val(u, v, piv.min_max_u_disp, piv.min_max_v_disp)
+    if piv.std_threshold is not None:
+        flags |= validation.global_std(u, v, std_threshold=piv.std_threshold)
+    if piv.engine == "fast" or piv.median_normalized:
+        from pivfleet.engine.validation import median_flags  # numba: where it runs only
+
+        flags |= median_flags(u, v, piv)
+    else:
+        threshold, size = piv.median_threshold, piv.median_size
+        flags |= validation.local_median_val(u, v, threshold, threshold, size=size)
+    if piv.sig2noise_validate:
+        flags |= raw.s2n < piv.sig2noise_threshold
+    return np.asarray(flags, bool)
 
 
 def replace(raw: RawPass, flags: Flags, piv: PivSettings, first: bool) -> tuple[Field, Field]:

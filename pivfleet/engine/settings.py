@@ -10,7 +10,7 @@ from openpiv.settings import PIVSettings
 from pivfleet.core.spec import PivSettings
 
 FIRST_PASS_ONLY = {"first_pass_max_filter_iteration", "first_pass_filter_kernel_size"}
-OURS_ONLY = {"engine"}
+OURS_ONLY = {"engine", "median_epsilon"}
 """Settings OpenPIV has no field for."""
 
 
