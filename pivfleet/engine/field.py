@@ -8,15 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
-from openpiv import filters, validation
 from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import Box
-from pivfleet.engine.kernel import Field, PassGrid, Predictor, RawPass
-
-Flags = npt.NDArray[np.bool_]
+from pivfleet.engine.backends import backend
+from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor, RawPass
 
 
 class NoValidVectorError(ValueError):
@@ -44,41 +41,29 @@ def assemble(grid: tuple[int, int], blocks: list[tuple[Box, RawPass]]) -> RawPas
 
 def validate(raw: RawPass, piv: PivSettings) -> Flags:
     """OpenPIV's `typical_validation`: the global range, the global std (when on), the local
-    median (plain, or normalised: `engine/validation.py`) and signal-to-noise tests."""
+    median and signal-to-noise tests."""
     u, v = raw.u, raw.v
-    flags = validation.global_val(u, v, piv.min_max_u_disp, piv.min_max_v_disp)
+    flags = outside_range(u, piv.min_max_u_disp) | outside_range(v, piv.min_max_v_disp)
     if piv.std_threshold is not None:
-        flags |= validation.global_std(u, v, std_threshold=piv.std_threshold)
-    if piv.engine == "fast" or piv.median_normalized:
-        from pivfleet.engine.validation import median_flags  # numba: where it runs only
-
-        flags |= median_flags(u, v, piv)
-    else:
-        threshold, size = piv.median_threshold, piv.median_size
-        flags |= validation.local_median_val(u, v, threshold, threshold, size=size)
+        flags |= beyond_std(u, v, piv.std_threshold)
+    flags |= backend(piv).local_median(u, v, piv)
     if piv.sig2noise_validate:
         flags |= raw.s2n < piv.sig2noise_threshold
-    return np.asarray(flags, bool)
+    return flags
 
 
-def replace(raw: RawPass, flags: Flags, piv: PivSettings, first: bool) -> tuple[Field, Field]:
-    """Fill flagged vectors from their neighbours; the first pass uses its own iterations and
-    kernel, as OpenPIV's `simple_multipass` does."""
-    iterations = piv.first_pass_max_filter_iteration if first else piv.max_filter_iteration
-    kernel = piv.first_pass_filter_kernel_size if first else piv.filter_kernel_size
-    if piv.engine == "fast":
-        from pivfleet.engine.replacement import replace_holes  # numba: where it runs only
+def outside_range(field: Field, limits: tuple[float, float]) -> Flags:
+    return (field < limits[0]) | (field > limits[1])
 
-        method = piv.filter_method
-        return (
-            replace_holes(raw.u, flags, method, iterations, kernel),
-            replace_holes(raw.v, flags, method, iterations, kernel),
-        )
-    u, v = np.ma.masked_array(raw.u, mask=False), np.ma.masked_array(raw.v, mask=False)
-    u, v = filters.replace_outliers(
-        u, v, flags, method=piv.filter_method, max_iter=iterations, kernel_size=kernel
-    )
-    return np.asarray(u, float), np.asarray(v, float)
+
+def beyond_std(u: Field, v: Field, threshold: float) -> Flags:
+    """OpenPIV's `global_std`: beyond `threshold` standard deviations of the field's mean in u
+    or v; when that is every vector (a uniform shift), none."""
+    flags = np.zeros(u.shape, bool)
+    for field in (u, v):
+        with np.errstate(invalid="ignore"):
+            flags |= np.abs(field - np.nanmean(field)) > threshold * np.nanstd(field)
+    return ~flags if flags.all() else flags
 
 
 def settle(raw: RawPass, piv: PivSettings, first: bool, last: bool) -> PassField:
@@ -94,7 +79,7 @@ def settle(raw: RawPass, piv: PivSettings, first: bool, last: bool) -> PassField
         )
     if last and not piv.replace_vectors:
         return PassField(raw.u, raw.v, flags)
-    u, v = replace(raw, flags, piv, first)
+    u, v = backend(piv).replace((raw.u, raw.v), flags, piv, first)
     return PassField(u, v, flags)
 
 

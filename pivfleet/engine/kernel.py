@@ -10,21 +10,18 @@ Everything that needs the whole field (validation, replacement, the next predict
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from openpiv import pyprocess
-from openpiv.windef import deform_windows
-from scipy import ndimage
 from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.imaging import Pixels
 from pivfleet.core.spec import PivSettings
+from pivfleet.engine.backends import backend
 
 Field = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
 DEFORMATION_SPLINE_ORDER = 3
 """OpenPIV's `create_deformation_field` interpolates the predictor with cubic splines."""
 
@@ -120,61 +117,20 @@ def deform(
     origin: tuple[int, int],
 ) -> tuple[Pixels, Pixels]:
     """Both frames moved half the predictor each way (symmetric), or frame B all of it."""
-    frame_a, frame_b = frames
-    if piv.deformation_method == "second image":
-        rows, cols = grid.shape(frame_a.shape)
-        first = first_window(grid, origin)
-        u_pre, v_pre = predictor.block(grid, first, (rows, cols))
-        x, y = np.meshgrid(
-            grid.centres(cols, first[1]) - origin[1], grid.centres(rows, first[0]) - origin[0]
-        )
-        order = piv.interpolation_order
-        return frame_a, deform_windows(frame_b, x, y, u_pre, -v_pre, interpolation_order=order)
-    if piv.engine == "fast" and piv.interpolation_order == DEFORMATION_SPLINE_ORDER:
-        # numba is imported only where it runs: the dispatcher and collector never load it.
-        from pivfleet.engine.deformation import deform_pair
+    if piv.deformation_method == "symmetric":
+        return backend(piv).deform(frames, predictor, piv, origin)
+    from pivfleet.engine.openpiv_backend import deform_second_image
 
-        return deform_pair(frames, predictor, origin)
-    u, v = predictor.dense(origin, frame_a.shape)
-    rows_px, cols_px = np.meshgrid(
-        np.arange(frame_a.shape[0], dtype=float),
-        np.arange(frame_a.shape[1], dtype=float),
-        indexing="ij",
+    rows, cols = grid.shape(frames[0].shape)
+    first = first_window(grid, origin)
+    centres = np.meshgrid(
+        grid.centres(cols, first[1]) - origin[1], grid.centres(rows, first[0]) - origin[0]
     )
-    order = piv.interpolation_order
-    moved_a = ndimage.map_coordinates(
-        frame_a, (rows_px - v / 2, cols_px - u / 2), order=order, mode="nearest"
-    )
-    moved_b = ndimage.map_coordinates(
-        frame_b, (rows_px + v / 2, cols_px + u / 2), order=order, mode="nearest"
-    )
-    return moved_a, moved_b
+    shift = predictor.block(grid, first, (rows, cols))
+    moved = deform_second_image(frames[1], (centres[0], centres[1]), shift, piv.interpolation_order)
+    return frames[0], moved
 
 
 def correlate(frame_a: Pixels, frame_b: Pixels, grid: PassGrid, piv: PivSettings) -> RawPass:
-    """OpenPIV's FFT correlation, sub-pixel peak and s2n on every window of `grid`."""
-    if piv.engine == "fast":
-        from pivfleet.engine.correlation import correlate_windows  # numba: where it runs only
-
-        return RawPass(*correlate_windows(frame_a, frame_b, grid, piv))
-    # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
-    with contextlib.redirect_stdout(io.StringIO()):
-        u, v, s2n = pyprocess.extended_search_area_piv(
-            frame_a,
-            frame_b,
-            window_size=grid.window,
-            overlap=grid.overlap,
-            search_area_size=grid.window,
-            width=piv.sig2noise_mask,
-            subpixel_method=piv.subpixel_method,
-            sig2noise_method=piv.sig2noise_method if piv.sig2noise_validate else None,
-            correlation_method=piv.correlation_method,
-            normalized_correlation=piv.normalized_correlation,
-            use_vectorized=True,  # windef's default: its vectorised sub-pixel and s2n
-        )
-    shape = grid.shape(frame_a.shape)
-    return RawPass(
-        np.asarray(u, float).reshape(shape),
-        np.asarray(v, float).reshape(shape),
-        np.asarray(s2n, float).reshape(shape),
-    )
+    """The FFT correlation, sub-pixel peak and s2n of every window of `grid`."""
+    return RawPass(*backend(piv).correlate((frame_a, frame_b), grid, piv))

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import numpy.typing as npt
 
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings
-
-Flags = npt.NDArray[np.bool_]
+from pivfleet.engine.kernel import Flags
 
 
 def median_flags(u: Frame, v: Frame, piv: PivSettings) -> Flags:

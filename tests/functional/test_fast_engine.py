@@ -58,3 +58,25 @@ def test_the_fast_engine_gives_openpivs_vectors_on_its_samples(
     distance = np.hypot(ours.u - reference.u, ours.v - reference.v)
     assert float(np.sqrt(np.mean(distance**2))) <= SAMPLE_RMS_PX
     assert np.mean(distance <= SAMPLE_CLOSE_PX) >= SAMPLE_CLOSE_SHARE
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"deformation_method": "second image"},
+        {"interpolation_order": 1},
+        {"median_normalized": True},
+    ],
+)
+def test_settings_the_fast_engine_hands_to_scipy_and_openpiv_mean_the_same(setting: dict) -> None:
+    """Second-image deformation (OpenPIV's `deform_windows`) and non-cubic interpolation
+    (scipy's) in both engines; the normalised median test is pivfleet's in both."""
+    shape, flow, bits = CASES["vortex-8bit-401x559"]
+    pair = make_pair(shape, flow, bits=bits, seed=7)
+    frames = pair.frame_a.astype(float), pair.frame_b.astype(float)
+    fast, reference = (
+        run_passes(*frames, PivSettings(engine=e, **setting)) for e in ("fast", "openpiv")
+    )
+    distance = np.hypot(fast.u - reference.u, fast.v - reference.v)
+    assert float(np.sqrt(np.mean(distance**2))) <= RMS_ROUNDING_PX
+    assert rms_error(fast, flow, PivSettings()) < 0.2

@@ -1,0 +1,85 @@
+"""The reference backend: OpenPIV's windef functions, on the frames as given (float64)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+from openpiv import filters, pyprocess, validation
+from scipy import ndimage
+
+from pivfleet.core.imaging import Frame, Pixels
+from pivfleet.core.spec import PivSettings
+from pivfleet.engine.backends import replacement_schedule
+from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor
+
+
+class OpenPivBackend:
+    def deform(
+        self, frames: tuple[Pixels, Pixels], predictor: Predictor, piv: PivSettings,
+        origin: tuple[int, int],
+    ) -> tuple[Pixels, Pixels]:  # fmt: skip
+        """OpenPIV's `create_deformation_field` (the predictor's spline on every pixel) and
+        `map_coordinates` in mode "nearest"."""
+        shape = frames[0].shape
+        u, v = predictor.dense(origin, shape)
+        rows, cols = np.meshgrid(*(np.arange(n, dtype=float) for n in shape), indexing="ij")
+        order = piv.interpolation_order
+        moved_a = ndimage.map_coordinates(
+            frames[0], (rows - v / 2, cols - u / 2), order=order, mode="nearest"
+        )
+        moved_b = ndimage.map_coordinates(
+            frames[1], (rows + v / 2, cols + u / 2), order=order, mode="nearest"
+        )
+        return moved_a, moved_b
+
+    def correlate(
+        self, frames: tuple[Pixels, Pixels], grid: PassGrid, piv: PivSettings
+    ) -> tuple[Field, Field, Field]:
+        # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
+        with contextlib.redirect_stdout(io.StringIO()):
+            u, v, s2n = pyprocess.extended_search_area_piv(
+                *frames,
+                window_size=grid.window,
+                overlap=grid.overlap,
+                search_area_size=grid.window,
+                width=piv.sig2noise_mask,
+                subpixel_method=piv.subpixel_method,
+                sig2noise_method=piv.sig2noise_method if piv.sig2noise_validate else None,
+                correlation_method=piv.correlation_method,
+                normalized_correlation=piv.normalized_correlation,
+                use_vectorized=True,  # windef's default: its vectorised sub-pixel and s2n
+            )
+        shape = grid.shape(frames[0].shape)
+        return tuple(np.asarray(f, float).reshape(shape) for f in (u, v, s2n))  # type: ignore[return-value]
+
+    def local_median(self, u: Frame, v: Frame, piv: PivSettings) -> Flags:
+        if piv.median_normalized:  # OpenPIV's differs from W&S's: ours in both engines
+            from pivfleet.engine.validation import median_flags
+
+            return median_flags(u, v, piv)
+        threshold = piv.median_threshold
+        flags = validation.local_median_val(u, v, threshold, threshold, size=piv.median_size)
+        return np.asarray(flags, bool)
+
+    def replace(
+        self, field: tuple[Frame, Frame], holes: Flags, piv: PivSettings, first: bool
+    ) -> tuple[Field, Field]:
+        iterations, kernel = replacement_schedule(piv, first)
+        u, v = (np.ma.masked_array(f, mask=False) for f in field)
+        u, v = filters.replace_outliers(
+            u, v, holes, method=piv.filter_method, max_iter=iterations, kernel_size=kernel
+        )
+        return np.asarray(u, float), np.asarray(v, float)
+
+
+def deform_second_image(
+    frame: Pixels, centres: tuple[Frame, Frame], shift: tuple[Frame, Frame], order: int
+) -> Pixels:
+    """OpenPIV's `deform_windows`: frame B moved by the whole predictor (`shift` = u, v at the
+    window `centres` x, y)."""
+    from openpiv.windef import deform_windows
+
+    u, v = shift
+    return deform_windows(frame, *centres, u, -v, interpolation_order=order)  # type: ignore[no-any-return]
