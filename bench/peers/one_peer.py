@@ -9,8 +9,8 @@ Run under the peer's own venv (made by bench/peers/setup.sh):
   .bench-venv-rust/bin/python     bench/peers/one_peer.py openpiv_rust A.npy B.npy [--out DIR]
   .bench-venv-pivtools/bin/python bench/peers/one_peer.py pivtools     A.npy B.npy [--out DIR]
 
-The peer runs once to warm up, then one more call is timed with
-time.perf_counter. Stdout gets exactly one JSON line:
+PIVTOOLs runs once to warm up (numba compiles on its first call), then one
+call is timed with time.perf_counter. Stdout gets exactly one JSON line:
   {"seconds": s, "peak_rss_mib": m, "u": path, "v": path, "x": path, "y": path}
 u, v (pixels) and the grid x, y (window centres, px) are saved as .npy in DIR
 (a new temp dir if --out is not given), in the peer's own grid and signs.
@@ -117,7 +117,8 @@ def measure(peer, a, b, out):
     """Build the peer, warm it up, time one call; save x, y, u, v in out."""
     with tempfile.TemporaryDirectory(prefix=f"peer_{peer}_") as workdir:
         run = PEERS[peer](a, b, workdir)
-        run()
+        if peer == "pivtools":  # its first call compiles (numba); OpenPIV's Rust does not
+            run()
         t0 = time.perf_counter()
         fields = run()
         seconds = time.perf_counter() - t0
