@@ -11,6 +11,7 @@ from pivfleet.cloud.logs import configure_json_logging
 from pivfleet.cloud.runtime import drain_on_sigterm, run_processes, stop_on_signals, when_reachable
 from pivfleet.core.errors import PivfleetError
 from pivfleet.core.keys import bucket_keys
+from pivfleet.engine.threads import use_threads
 from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.worker import Worker, Workspace, process_tile
@@ -20,6 +21,7 @@ log = logging.getLogger("worker")
 
 def work(config: CloudConfig) -> None:
     """One process's loop: SIGTERM stops receiving and starts the drain clock."""
+    use_threads(config.threads)
     stop, deployment = stop_on_signals(), Deployment.connect(config)
     queues = when_reachable(
         lambda: (deployment.jobs_queue(config.algorithm), deployment.results_queue()),

@@ -24,6 +24,7 @@ from pivfleet.core.progress import Progress
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import RunSummary
 from pivfleet.core.topology import HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS
+from pivfleet.engine.threads import use_threads
 from pivfleet.roles.collector import Collected, Collector
 from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.dispatcher import dispatch_run
@@ -40,10 +41,11 @@ JOB_LEASE = Lease(HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS)
 _pool_state: dict[str, object] = {}
 
 
-def init_pool_process(input_root: str, work_root: str, keys: RunKeys) -> None:
+def init_pool_process(input_root: str, work_root: str, keys: RunKeys, threads: int) -> None:
     """Per-process state: each pool process keeps its own decoded-pair cache. Ctrl-C reaches
     the whole process group: the parent stops the pool, so the children ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    use_threads(threads)
     frames = FrameCache(FileBlobStore(Path(input_root)))
     _pool_state.update(space=Workspace(frames, FileBlobStore(Path(work_root))), keys=keys)
 
@@ -166,6 +168,8 @@ class EmbeddedRun:
     workers: int
     replace: bool = False
     """Remove an earlier run's results from `out_dir` first, instead of refusing to run."""
+    threads: int = 1
+    """Engine threads per pool process (`engine/threads.py`)."""
 
     def execute(self) -> RunSummary:
         check_input_folder(self.input_dir)
@@ -190,7 +194,7 @@ class EmbeddedRun:
         if not any(p.tile_count for p in plan.pairs):
             progress.close()
             return RunSummary.model_validate_json(storage.outputs.get(keys.summary()))
-        args = (str(self.input_dir), str(scratch), keys)
+        args = (str(self.input_dir), str(scratch), keys, self.threads)
         with ProcessPoolExecutor(
             self.workers, initializer=init_pool_process, initargs=args
         ) as pool:

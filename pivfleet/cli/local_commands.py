@@ -17,9 +17,9 @@ WORKERS_PER_CORE_MAX = 4
 def command_run(args: argparse.Namespace) -> int:
     from pivfleet.cli.embedded import EmbeddedRun
 
-    workers = check_workers(args.workers)
+    workers, threads = check_workers(args.workers), check_threads(args.threads)
     spec = options.build_spec(args, run=args.run or "local", workers=workers)
-    run = EmbeddedRun(spec, Path(args.input), Path(args.out), workers, replace=args.replace)
+    run = EmbeddedRun(spec, Path(args.input), Path(args.out), workers, args.replace, threads)
     summary = run.execute()
     print(
         f"{summary.pairs_done} done, {summary.pairs_partial} partial, "
@@ -45,6 +45,17 @@ def check_workers(requested: int | None) -> int:
     return requested
 
 
+def check_threads(requested: int) -> int:
+    """`--threads`: each worker process's engine threads (one: workers scale by process)."""
+    cores = available_cores()
+    if not 1 <= requested <= cores:
+        raise SettingsError(
+            f"--threads {requested}: use 1 to {cores} (the cores here); more workers "
+            "(--workers) use the cores better unless one pair is all there is"
+        )
+    return requested
+
+
 def command_samples(args: argparse.Namespace) -> int:
     written = copy_samples(Path(args.folder))
     print(f"copied {len(written)} frames of OpenPIV's sample pairs to {args.folder}")
@@ -56,6 +67,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run.add_argument("input", help="folder of frames")
     run.add_argument("--out", required=True, help="folder for results (outside INPUT)")
     run.add_argument("--workers", type=int, help="processes (default: all cores)")
+    run.add_argument(
+        "--threads", type=int, default=1, help="engine threads per worker process (default 1)"
+    )
     run.add_argument("--run", help="run name recorded in the outputs (default: local)")
     run.add_argument(
         "--replace", action="store_true", help="replace an earlier run's results in --out"

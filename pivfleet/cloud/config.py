@@ -52,6 +52,8 @@ class CloudConfig:
     output_bucket: str = output_bucket()
     algorithm: str = DEFAULT_ALGORITHM
     worker_processes: int = 1
+    threads: int = 1
+    """Engine threads per worker process (`engine/threads.py`)."""
     drain_seconds: float = DEFAULT_DRAIN_SECONDS
     heartbeat_seconds: float = HEARTBEAT_INTERVAL_SECONDS
     visibility_seconds: int = JOB_VISIBILITY_TIMEOUT_SECONDS
@@ -77,6 +79,7 @@ class CloudConfig:
             worker_processes=max(
                 1, int(_number(env, "PIVFLEET_WORKER_PROCESSES", available_cores()))
             ),
+            threads=max(1, int(_number(env, "PIVFLEET_THREADS", 1))),
             drain_seconds=_number(env, "PIVFLEET_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS),
             heartbeat_seconds=_number(
                 env, "PIVFLEET_HEARTBEAT_SECONDS", HEARTBEAT_INTERVAL_SECONDS

@@ -18,6 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pivfleet.core.imaging import Frame, Pixels
 from pivfleet.core.spec import PivSettings
 from pivfleet.engine.peaks import S2N_METHODS, SUBPIXEL_METHODS, find_peaks
+from pivfleet.engine.threads import map_threads
 
 if TYPE_CHECKING:
     from pivfleet.engine.kernel import PassGrid
@@ -82,19 +83,23 @@ def correlate_windows(
     frame_a: Pixels, frame_b: Pixels, grid: PassGrid, piv: PivSettings
 ) -> tuple[Frame, Frame, Frame]:
     """u, v (OpenPIV's signs: v positive down the frame, as its `extended_search_area_piv`
-    returns it) and s2n of every window of `grid`, a block of window rows at a time: each
-    block's planes stay in the cache from the FFT to the peak search."""
+    returns it) and s2n of every window of `grid`, a block of window rows at a time (each
+    block's planes stay in the cache from the FFT to the peak search), blocks on
+    `thread_count()` threads."""
     a, b = window_stack(frame_a, grid), window_stack(frame_b, grid)
     rows, cols = a.shape[:2]
     u, v, s2n = (np.empty((rows, cols)) for _ in range(3))
     block = max(1, CHUNK_BYTES // max(1, cols * a.shape[-1] * a.shape[-2] * 4))
-    s2n_method = piv.sig2noise_method if piv.sig2noise_validate else "none"
-    for first in range(0, rows, block):
+    s2n_method = S2N_METHODS.index(piv.sig2noise_method if piv.sig2noise_validate else "none")
+
+    def correlate_block(first: int) -> None:
         part = slice(first, first + block)
         corr = correlate_stacks(a[part], b[part], piv)
         find_peaks(
             corr.reshape(-1, *corr.shape[-2:]), SUBPIXEL_METHODS.index(piv.subpixel_method),
-            S2N_METHODS.index(s2n_method), piv.sig2noise_mask,
+            s2n_method, piv.sig2noise_mask,
             u[part].reshape(-1), v[part].reshape(-1), s2n[part].reshape(-1),
         )  # fmt: skip
+
+    map_threads(correlate_block, range(0, rows, block))
     return u, v, s2n

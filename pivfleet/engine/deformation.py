@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.imaging import Frame, Pixels
+from pivfleet.engine.threads import bands, map_threads
 
 if TYPE_CHECKING:
     from pivfleet.engine.kernel import Predictor
@@ -36,6 +37,8 @@ COLUMN_BLOCK = 64
 """Columns filtered together down the frame: a block of a 4,400-row frame is 2 MB of float64."""
 Coefficients = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]
+Bases = tuple[npt.NDArray[np.intp], Frame]
+"""For each pixel row (or column): the first of its four B-splines, and their values."""
 
 
 def spline_coefficients(frame: Pixels) -> Coefficients:
@@ -62,15 +65,25 @@ def deform_pair(
     rows = _bases(row_knots, np.arange(origin[0], origin[0] + shape[0], dtype=float))
     cols = _bases(col_knots, np.arange(origin[1], origin[1] + shape[1], dtype=float))
     spline = (spline_u.tck[2].reshape(count), spline_v.tck[2].reshape(count))
-    moved = []
-    for frame, sign in zip(frames, (-0.5, 0.5), strict=True):
-        out = np.empty(shape, np.float32)
-        _deform(spline_coefficients(frame), sign, rows, cols, spline, out)
-        moved.append(out)
-    return moved[0], moved[1]
+    moved_a = _deform_frame(frames[0], -0.5, rows, cols, spline)
+    return moved_a, _deform_frame(frames[1], 0.5, rows, cols, spline)
 
 
-def _bases(knots: Frame, points: Frame) -> tuple[npt.NDArray[np.intp], Frame]:
+def _deform_frame(
+    frame: Pixels, sign: float, rows: Bases, cols: Bases, spline: tuple[Frame, Frame]
+) -> Single:
+    """One frame sampled at `pixel + sign·d`, a band of rows per thread."""
+    out, coefficients = np.empty(frame.shape, np.float32), spline_coefficients(frame)
+
+    def deform_band(band: slice) -> None:
+        band_rows = (rows[0][band], rows[1][band])
+        _deform(coefficients, sign, band.start, band_rows, cols, spline, out[band])
+
+    map_threads(deform_band, bands(frame.shape[0]))
+    return out
+
+
+def _bases(knots: Frame, points: Frame) -> Bases:
     """For each point, the first of its four non-zero cubic B-splines on `knots` and their
     values there; points beyond the knots are moved onto the ends (as fitpack evaluates)."""
     last = knots.size - 5
@@ -100,17 +113,19 @@ def _basis_values(
             out[p, j] = saved
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _deform(  # noqa: PLR0913 - a compiled loop takes its arrays one by one
     coef: Coefficients,
     sign: float,
+    first_row: int,
     rows: tuple[npt.NDArray[np.intp], Frame],
     cols: tuple[npt.NDArray[np.intp], Frame],
     spline: tuple[Frame, Frame],
     out: Single,
 ) -> None:  # pragma: no cover - compiled
-    """`out` = the frame sampled at `pixel + sign·d`; `rows` and `cols` are the predictor
-    spline's first coefficient and basis weights at each pixel row and column."""
+    """`out` = the frame sampled at `pixel + sign·d` on its rows from `first_row`; `rows` (of
+    those) and `cols` are the predictor spline's first coefficient and basis weights at each
+    pixel row and column."""
     (row_first, row_weights), (col_first, col_weights) = rows, cols
     spline_u, spline_v = spline
     line_u, line_v = np.empty(spline_u.shape[1]), np.empty(spline_u.shape[1])
@@ -126,7 +141,7 @@ def _deform(  # noqa: PLR0913 - a compiled loop takes its arrays one by one
             for j in range(4):
                 u += col_weights[c, j] * line_u[col_first[c] + j]
                 v += col_weights[c, j] * line_v[col_first[c] + j]
-            out[r, c] = _interpolate(coef, r + sign * v, c + sign * u)
+            out[r, c] = _interpolate(coef, first_row + r + sign * v, c + sign * u)
 
 
 @numba.njit(cache=True, fastmath=True, inline="always")

@@ -24,7 +24,7 @@ S2N_METHODS = ("peak2peak", "peak2mean", "none")
 PEAK2PEAK, PEAK2MEAN, NO_S2N = range(3)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def find_peaks(  # noqa: PLR0913 - a compiled loop takes its arrays one by one
     corr: Planes, subpixel: int, s2n_method: int, width: int,
     u: Values, v: Values, s2n: Values,
