@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory import run_measured
+from memory import SINGLE_THREAD, timed_run
 
 from tests.synthetic import make_pair, vortex, write_pair
 
@@ -45,11 +45,6 @@ RESULTS = Path(__file__).parent / "results" / "engine.json"
 REFERENCE = "openpiv_float32"
 PEER_VENVS = {"openpiv_rust": ".bench-venv-rust", "pivtools": ".bench-venv-pivtools"}
 BIG = "vortex29mp"
-SINGLE_THREAD = {
-    name: "1"
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                 "RAYON_NUM_THREADS", "NUMBA_NUM_THREADS")
-}  # fmt: skip
 OPENPIV_SCRIPT = """
 import sys, numpy as np
 from openpiv import tools, windef
@@ -120,13 +115,8 @@ def measure_run(runner: str, folder: Path, pair: str) -> dict[str, float]:
         out.mkdir(exist_ok=True)
         paths = [str(p) for p in sorted(images.glob("*.tif"))]
         argv = [sys.executable, "-c", OPENPIV_SCRIPT, *paths, str(out / f"{pair}.txt")]
-    os.environ.update(SINGLE_THREAD)
-    started = time.perf_counter()
-    done, peak = run_measured(argv)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr[-2000:]}")
-    return {"seconds": round(seconds, 3), "peak_rss_mib": round(peak / 2**20)}
+    report = timed_run(argv)
+    return {"seconds": report["seconds"], "peak_rss_mib": report["peak_mib"]}
 
 
 def prepare_pairs(folder: Path) -> None:

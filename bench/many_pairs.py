@@ -20,23 +20,17 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory import run_measured
+from memory import timed_run
 
 from tests.synthetic import make_pair, shear, sinusoidal, uniform, vortex, write_pair
 
 RESULTS = Path(__file__).parent / "results" / "many_pairs.json"
 SIDE_PX = 1000
 PROCESSES = 2
-SINGLE_THREAD = {
-    name: "1"
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                 "RAYON_NUM_THREADS", "NUMBA_NUM_THREADS")
-}  # fmt: skip
 OPENPIV_DRIVER = """
 import contextlib, io, sys
 from pathlib import Path
@@ -77,13 +71,8 @@ def run(runner: str, images: Path, out: Path) -> dict[str, float]:
         engine = runner.removeprefix("pivfleet_run_")
         argv = [sys.executable, "-m", "pivfleet.cli.main", "run", str(images), "--out", str(out)]
         argv += ["--replace", "--workers", str(PROCESSES), "--engine", engine]
-    os.environ.update(SINGLE_THREAD)
-    started = time.perf_counter()
-    done, peak = run_measured(argv)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{runner} failed: {done.stderr[-2000:]}")
-    return {"seconds": round(seconds, 2), "peak_pss_mib": round(peak / 2**20)}
+    report = timed_run(argv)
+    return {"seconds": report["seconds"], "peak_pss_mib": report["peak_mib"]}
 
 
 def main() -> None:

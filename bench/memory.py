@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -37,6 +38,26 @@ def run_measured(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], int
             time.sleep(SAMPLE_SECONDS)
         out, err = proc.communicate()
     return subprocess.CompletedProcess(argv, proc.returncode, out, err), peak
+
+
+SINGLE_THREAD = {
+    name: "1"
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "RAYON_NUM_THREADS", "NUMBA_NUM_THREADS")
+}  # fmt: skip
+"""Every library's threads at one: the benches compare engines per core."""
+
+
+def timed_run(argv: list[str]) -> dict[str, float]:
+    """`argv` on one thread per library, to its end: wall seconds and peak PSS (MiB) of its
+    process tree; raises with its stderr when it fails."""
+    os.environ.update(SINGLE_THREAD)
+    started = time.perf_counter()
+    done, peak = run_measured(argv)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} … failed: {done.stderr[-2000:]}")
+    return {"seconds": round(seconds, 3), "peak_mib": round(peak / 2**20)}
 
 
 def tree_pss_bytes(root: psutil.Process) -> int:
