@@ -14,7 +14,7 @@ from openpiv import windef
 from pivfleet.cli.embedded import EmbeddedRun
 from pivfleet.core.imaging import read_frame
 from pivfleet.core.spec import PivSettings, RunSpec
-from pivfleet.engine.settings import to_openpiv
+from tests.openpiv_settings import to_openpiv
 
 pytestmark = pytest.mark.slow
 SAME_VECTOR_PX = 1e-3

@@ -1,5 +1,5 @@
-"""pivfleet's PIV settings as OpenPIV's settings object, for the OpenPIV functions the engine
-calls (and for running OpenPIV itself on the same settings, to compare)."""
+"""pivfleet's PIV settings as OpenPIV's settings object, to run OpenPIV's own `windef` on the
+same settings and compare (the engine calls OpenPIV's functions with explicit arguments)."""
 
 from __future__ import annotations
 
