@@ -37,8 +37,8 @@ class PivSettings(BaseModel):
 
     engine: Literal["openpiv", "fast"] = "openpiv"
     """Who computes each pass: OpenPIV's own functions (the reference), or pivfleet's fast
-    kernel (single-precision batched FFTs, compiled B-spline deformation) with the same
-    settings and OpenPIV's peak, sub-pixel and s2n functions."""
+    kernel (single-precision batched FFTs; compiled deformation, peaks, median test and
+    replacement) with the same settings meaning the same (`engine/backends.py`)."""
     windows: tuple[int, ...] = (64, 32, 16)
     overlaps: tuple[int, ...] = (32, 16, 8)
     subpixel_method: SubpixelMethod = "gaussian"

@@ -1,9 +1,9 @@
-"""The fast engine's correlation: every window of a pass at once, in single precision.
+"""The fast engine's correlation: every window of a pass, in single precision.
 
 Windows are strided views of the frame (no copies), their correlations batched real FFTs in
-float32 on one thread; the peak, its sub-pixel position and the signal-to-noise ratio are
-OpenPIV's vectorised functions' arithmetic compiled (`engine/peaks.py`), so every setting means
-what it means in OpenPIV."""
+float32, a cache-sized block of window rows at a time; the peak, its sub-pixel position and
+the signal-to-noise ratio are OpenPIV's vectorised functions' arithmetic compiled
+(`engine/peaks.py`), so every setting means what it means in OpenPIV."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def window_stack(frame: Pixels, grid: PassGrid) -> Stack:
     return view[:: grid.step, :: grid.step]
 
 
-def correlate_stacks(a: Stack, b: Stack, piv: PivSettings, threads: int = 1) -> Stack:
+def correlate_stacks(a: Stack, b: Stack, piv: PivSettings) -> Stack:
     """The cross-correlation of each pair of windows, zero displacement at the centre, as
     OpenPIV's `fft_correlate_images` computes it (circular or linear, normalised or not)."""
     if piv.normalized_correlation:
@@ -44,8 +44,9 @@ def correlate_stacks(a: Stack, b: Stack, piv: PivSettings, threads: int = 1) -> 
     size = window
     if piv.correlation_method == "linear":
         size = tuple(int(2 ** np.ceil(np.log2(2 * n - 1))) for n in window)
-    spectrum_a = scipy.fft.rfft2(a, size, axes=(-2, -1), workers=threads)
-    spectrum_b = scipy.fft.rfft2(b, size, axes=(-2, -1), workers=threads)
+    # One worker: `correlate_windows` spreads blocks over the engine's threads instead.
+    spectrum_a = scipy.fft.rfft2(a, size, axes=(-2, -1), workers=1)
+    spectrum_b = scipy.fft.rfft2(b, size, axes=(-2, -1), workers=1)
     np.conjugate(spectrum_a, out=spectrum_a)
     spectrum_a *= spectrum_b
     # Zero displacement at the centre: for even sizes, moving the plane by half of it
@@ -53,7 +54,7 @@ def correlate_stacks(a: Stack, b: Stack, piv: PivSettings, threads: int = 1) -> 
     even = all(n % 2 == 0 for n in size)
     if even:
         spectrum_a *= centring_signs(size)
-    corr = scipy.fft.irfft2(spectrum_a, size, axes=(-2, -1), workers=threads)
+    corr = scipy.fft.irfft2(spectrum_a, size, axes=(-2, -1), workers=1)
     if not even:
         corr = scipy.fft.fftshift(corr, axes=(-2, -1))
     if piv.correlation_method == "linear":

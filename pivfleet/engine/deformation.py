@@ -34,7 +34,7 @@ GAIN = 6.0
 HORIZON = 40
 """Terms of the mirror boundary's initial sum: |POLE|^40 ≈ 1e-23, below double rounding."""
 COLUMN_BLOCK = 64
-"""Columns filtered together down the frame: a block of a 4,400-row frame is 2 MB of float64."""
+"""Columns (or rows) filtered together: a block of a 4,400-row frame is 2 MB of float64."""
 Coefficients = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]
 Bases = tuple[npt.NDArray[np.intp], Frame]
@@ -45,7 +45,7 @@ def spline_coefficients(frame: Pixels) -> Coefficients:
     """The cubic B-spline coefficients of `frame`, padded `SPLINE_PAD_PIXELS` each side."""
     padded = np.pad(np.asarray(frame, np.float64), SPLINE_PAD_PIXELS, mode="edge")
     _filter_columns(padded)
-    _filter_rows(padded)
+    _filter_columns(padded.T)  # along the rows: the same blocks, read across
     return padded
 
 
@@ -177,22 +177,6 @@ def _cubic_weights(t: float) -> tuple[float, float, float, float]:  # pragma: no
     second one."""
     t2, t3, s = t * t, t * t * t, 1.0 - t
     return s * s * s / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6, t3 / 6
-
-
-@numba.njit(cache=True)
-def _filter_rows(frame: Coefficients) -> None:  # pragma: no cover - compiled
-    """Along the rows a block of rows at a time, transposed, for the reason of
-    `_filter_columns`."""
-    block = np.empty((frame.shape[1], COLUMN_BLOCK))
-    for start in range(0, frame.shape[0], COLUMN_BLOCK):
-        height = min(COLUMN_BLOCK, frame.shape[0] - start)
-        for k in range(height):
-            for c in range(frame.shape[1]):
-                block[c, k] = frame[start + k, c] * GAIN
-        _prefilter(block[:, :height])
-        for k in range(height):
-            for c in range(frame.shape[1]):
-                frame[start + k, c] = block[c, k]
 
 
 @numba.njit(cache=True)
