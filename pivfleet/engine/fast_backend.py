@@ -9,7 +9,7 @@ from pivfleet.core.spec import PivSettings
 from pivfleet.engine.backends import replacement_schedule
 from pivfleet.engine.correlation import correlate_windows
 from pivfleet.engine.deformation import deform_pair
-from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor
+from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor, resample_pair
 from pivfleet.engine.replacement import replace_holes
 from pivfleet.engine.validation import median_flags
 
@@ -23,9 +23,7 @@ class FastBackend:
         origin: tuple[int, int],
     ) -> tuple[Pixels, Pixels]:  # fmt: skip
         if piv.interpolation_order != SPLINE_ORDER:
-            from pivfleet.engine.openpiv_backend import OpenPivBackend
-
-            return OpenPivBackend().deform(frames, predictor, piv, origin)
+            return resample_pair(frames, predictor, origin, piv.interpolation_order)
         return deform_pair(frames, predictor, origin)
 
     def correlate(

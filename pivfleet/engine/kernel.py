@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.imaging import Pixels
@@ -129,6 +130,23 @@ def deform(
     shift = predictor.block(grid, first, (rows, cols))
     moved = deform_second_image(frames[1], (centres[0], centres[1]), shift, piv.interpolation_order)
     return frames[0], moved
+
+
+def resample_pair(
+    frames: tuple[Pixels, Pixels], predictor: Predictor, origin: tuple[int, int], order: int
+) -> tuple[Pixels, Pixels]:
+    """Symmetric deformation as OpenPIV's windef does it: the predictor's spline on every pixel
+    (`create_deformation_field`), then `map_coordinates` of the given order, mode "nearest"."""
+    shape = frames[0].shape
+    u, v = predictor.dense(origin, shape)
+    rows, cols = np.meshgrid(*(np.arange(n, dtype=float) for n in shape), indexing="ij")
+    moved_a = ndimage.map_coordinates(
+        frames[0], (rows - v / 2, cols - u / 2), order=order, mode="nearest"
+    )
+    moved_b = ndimage.map_coordinates(
+        frames[1], (rows + v / 2, cols + u / 2), order=order, mode="nearest"
+    )
+    return moved_a, moved_b
 
 
 def correlate(frame_a: Pixels, frame_b: Pixels, grid: PassGrid, piv: PivSettings) -> RawPass:

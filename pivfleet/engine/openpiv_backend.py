@@ -7,12 +7,11 @@ import io
 
 import numpy as np
 from openpiv import filters, pyprocess, validation
-from scipy import ndimage
 
 from pivfleet.core.imaging import Frame, Pixels
 from pivfleet.core.spec import PivSettings
 from pivfleet.engine.backends import replacement_schedule
-from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor
+from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor, resample_pair
 
 
 class OpenPivBackend:
@@ -20,19 +19,7 @@ class OpenPivBackend:
         self, frames: tuple[Pixels, Pixels], predictor: Predictor, piv: PivSettings,
         origin: tuple[int, int],
     ) -> tuple[Pixels, Pixels]:  # fmt: skip
-        """OpenPIV's `create_deformation_field` (the predictor's spline on every pixel) and
-        `map_coordinates` in mode "nearest"."""
-        shape = frames[0].shape
-        u, v = predictor.dense(origin, shape)
-        rows, cols = np.meshgrid(*(np.arange(n, dtype=float) for n in shape), indexing="ij")
-        order = piv.interpolation_order
-        moved_a = ndimage.map_coordinates(
-            frames[0], (rows - v / 2, cols - u / 2), order=order, mode="nearest"
-        )
-        moved_b = ndimage.map_coordinates(
-            frames[1], (rows + v / 2, cols + u / 2), order=order, mode="nearest"
-        )
-        return moved_a, moved_b
+        return resample_pair(frames, predictor, origin, piv.interpolation_order)
 
     def correlate(
         self, frames: tuple[Pixels, Pixels], grid: PassGrid, piv: PivSettings
