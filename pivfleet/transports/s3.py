@@ -10,7 +10,7 @@ from pivfleet.transports.aws_errors import MISSING_OBJECT_CODES, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef, ObjectIdentifierTypeDef
 
 PUT_CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 S3_MAX_DELETE_KEYS = 1000
@@ -22,22 +22,21 @@ class S3BlobStore:
         self.s3, self.bucket = s3, bucket
 
     def get(self, key: str) -> bytes:
-        return self._get(key, None)
+        return bytes(self._object(key)["Body"].read())
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
-        return self._get(key, f"bytes={start}-{start + length - 1}")
+        response = self._object(key, Range=f"bytes={start}-{start + length - 1}")
+        return bytes(response["Body"].read())
 
-    def _get(self, key: str, byte_range: str | None) -> bytes:
+    def _object(self, key: str, **request: str) -> GetObjectOutputTypeDef:
+        """GetObject's response; KeyError when the key does not exist."""
         try:
-            if byte_range is None:
-                body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
-            else:
-                body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=byte_range)["Body"]
+            # `request` is only Range here; the stubs type each keyword on its own.
+            return self.s3.get_object(Bucket=self.bucket, Key=key, **request)  # type: ignore[arg-type]
         except ClientError as error:
             if error_code(error) in MISSING_OBJECT_CODES:
                 raise KeyError(f"s3://{self.bucket}/{key}") from None
             raise
-        return bytes(body.read())
 
     def put(self, key: str, data: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
@@ -52,12 +51,7 @@ class S3BlobStore:
         return True
 
     def get_tagged(self, key: str) -> tuple[bytes, str]:
-        try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if error_code(error) in MISSING_OBJECT_CODES:
-                raise KeyError(f"s3://{self.bucket}/{key}") from None
-            raise
+        response = self._object(key)
         return bytes(response["Body"].read()), str(response["ETag"])
 
     def put_if_tagged(self, key: str, data: bytes, tag: str | None) -> bool:
