@@ -5,7 +5,8 @@ large pair) gives each more: `pivfleet run --threads`, `PIVFLEET_THREADS` for th
 
 The fast engine splits its correlation into blocks of window rows and its deformation into
 bands of pixel rows; the compiled loops and scipy's FFTs release the GIL, so the threads run
-at once. A process-wide setting, like numba's and BLAS's own thread counts."""
+at once. A process-wide setting, like numba's and BLAS's own thread counts. `map_threads`
+with its own count also serves the roles' parallel requests (`roles/storage.py`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,15 @@ def thread_count() -> int:
     return _threads["count"]
 
 
-def map_threads(function: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
-    """`function` over `items` on `thread_count()` threads (in this thread when one)."""
-    if thread_count() == 1:
+def map_threads(
+    function: Callable[[Item], Result], items: Iterable[Item], threads: int | None = None
+) -> list[Result]:
+    """`function` over `items` on `threads` threads (default `thread_count()`; in this thread
+    when one), results in order."""
+    threads = thread_count() if threads is None else threads
+    if threads <= 1:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(thread_count()) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(function, items))
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pivfleet.core.keys import RunKeys
 from pivfleet.core.ports import BlobStore
+from pivfleet.engine.threads import map_threads
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,7 @@ Answer = TypeVar("Answer")
 
 def in_parallel(request: Callable[[Item], Answer], items: list[Item]) -> list[Answer]:
     """`request` on every item, up to `IO_THREADS` at a time, answers in order."""
-    if len(items) <= 1:
-        return [request(item) for item in items]
-    with ThreadPoolExecutor(min(IO_THREADS, len(items))) as pool:
-        return list(pool.map(request, items))
+    return map_threads(request, items, min(IO_THREADS, len(items)))
 
 
 def read_many(store: BlobStore, keys: list[str]) -> list[bytes]:
