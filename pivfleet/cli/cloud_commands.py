@@ -67,7 +67,7 @@ def command_results(args: argparse.Namespace) -> int:
 
     deployment = connect()
     deployment.check_run(args.run)
-    files = download_results(deployment, args.run, Path(args.out))
+    files = download_results(deployment, args.run, Path(args.out), merged=args.merged)
     print(f"downloaded {len(files)} files to {args.out}")
     return 0
 
@@ -121,6 +121,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     results = commands.add_parser("results", help="download a run's outputs")
     results.add_argument("run")
     results.add_argument("--out", required=True)
+    results.add_argument(
+        "--merged",
+        action="store_true",
+        help="only the run's own files: run.nc (every pair along time), run.png, summary.json",
+    )
     results.set_defaults(handler=command_results)
     reconcile = commands.add_parser(
         "reconcile", help="find stalled runs, say what each waits for, re-drive the missing step"
