@@ -94,6 +94,14 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--no-replace", dest="replace_vectors", action="store_false", default=None)
 
 
+def algorithm_help() -> str:
+    """Names the algorithms installed here: entry points are read without loading any plugin."""
+    from pivfleet.algorithms.registry import available_algorithms
+
+    installed = ", ".join(available_algorithms()) or "none"
+    return f"the algorithm to run (default windef; installed here: {installed})"
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tiling", type=tiling_choice, default="auto", help="auto, none, or PIXELS"
@@ -104,7 +112,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         default="suffix",
         help="suffix: NAME_a/NAME_b or NAMEA/NAMEB; sequential 1-2, 3-4; cascade 1-2, 2-3",
     )
-    parser.add_argument("--algorithm", default="windef")
+    parser.add_argument("--algorithm", default="windef", help=algorithm_help())
     parser.add_argument("--plot", action="store_true", help="write a quiver PNG per pair")
     parser.add_argument(
         "--max-frame-pixels",
