@@ -40,6 +40,17 @@ class LocalStackError(RuntimeError):
     """LocalStack did not come up; the message says why, with the tail of its log when it ran."""
 
 
+class PortBusyError(LocalStackError):
+    """The port asked for is taken: nothing was started."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(
+            f"port {port} on 127.0.0.1 is not free ({reason}): another LocalStack, `make stack` "
+            "or `docker compose up` may hold it"
+        )
+        self.port = port
+
+
 @dataclass
 class LocalStackProcess:
     """A running LocalStack; stop it (or leave the ``with`` block) to free its port and state."""
@@ -100,7 +111,7 @@ def ensure_port_free(port: int) -> None:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise LocalStackError(f"cannot start LocalStack on 127.0.0.1:{port}: {exc}") from exc
+            raise PortBusyError(port, exc.strerror or str(exc)) from exc
 
 
 def localstack_env(port: int, root: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
