@@ -126,7 +126,12 @@ def localstack_env(port: int, root: Path, base: Mapping[str, str] | None = None)
       logs a deprecation warning for TMPDIR itself, TMP has the same effect without the noise.
     - CONFIG_DIR: otherwise ~/.localstack/default.env of the user leaks into the tests.
     - LOCALSTACK_VOLUME_DIR is only read by the Docker CLI; set anyway so nothing defaults to /tmp.
-    - DNS_ADDRESS=0: no DNS server on port 53 (needs root; would clash between parallel runs).
+    - GATEWAY_SERVER=hypercorn: the default server, twisted, listens on every interface
+      whatever host GATEWAY_LISTEN names (localstack/runtime/server/twisted.py passes only the
+      port to TCP4ServerEndpoint); hypercorn binds exactly GATEWAY_LISTEN, so LocalStack, which
+      takes any credentials, answers on the loopback only.
+    - DNS_ADDRESS=0: no DNS server on port 53 (it would listen on 0.0.0.0; needs root; would
+      clash between parallel runs).
     - EAGER_SERVICE_LOADING=1: S3 and SQS load at start (5-10 s on 2 cores) rather than inside
       whichever test calls them first, so per-test timings and timeouts mean something.
     - LOCALSTACK_HOST + SQS_ENDPOINT_STRATEGY=path: queue URLs point at this very endpoint
@@ -136,6 +141,7 @@ def localstack_env(port: int, root: Path, base: Mapping[str, str] | None = None)
     tmp = root / "tmp"
     env.update(
         GATEWAY_LISTEN=f"127.0.0.1:{port}",
+        GATEWAY_SERVER="hypercorn",
         LOCALSTACK_HOST=f"127.0.0.1:{port}",
         SERVICES=",".join(SERVICES),
         SQS_ENDPOINT_STRATEGY="path",
