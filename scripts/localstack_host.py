@@ -104,8 +104,8 @@ def free_port() -> int:
 
 
 def ensure_port_free(port: int) -> None:
-    """Fail at once on a taken port: LocalStack 4.13.1 logs the bind error and still says "Ready.",
-    and whatever owns the port might answer our health probe in its place."""
+    """Fail at once on a taken port: LocalStack 4.13.1 (hypercorn) still says "Ready." on a port
+    it could not bind, and whatever owns the port might answer our health probe in its place."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as LocalStack's listener does
         try:
