@@ -1,5 +1,6 @@
-"""The documentation tells the truth: run.json's example is valid, and every field and every
-environment variable the code reads is documented."""
+"""The documentation tells the truth: run.json's example is valid, every field and every
+environment variable the code reads is documented, the plugin example runs as the contract
+says, and no link points nowhere."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 from pydantic import BaseModel
 
+from pivfleet.algorithms.windef import WindefAlgorithm
 from pivfleet.cli.main import main
 from pivfleet.core.spec import Outputs, Pairing, PivSettings, RunSpec
+from pivfleet.core.tiling import grid_shape
+from tests.synthetic import make_pair, uniform
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -24,6 +29,7 @@ PRODUCT_PATHS = (
 )  # fmt: skip
 """Where variables are read: the product, the files that build and run it, and the Makefile
 (its test variables are documented too)."""
+LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)")
 
 
 def fenced(path: Path, language: str) -> list[str]:
@@ -128,3 +134,59 @@ def test_the_variable_check_reports_a_new_variable(tmp_path: Path) -> None:
     found = variables_in([module], root=tmp_path)
     missing = undocumented(found, documented_variables(DOCS / "configuration.md"))
     assert missing == {"PIVFLEET_NEW_SETTING": ["new.py"]}
+
+
+def plugin_example() -> Any:
+    """The class that docs/algorithms.md's Python block defines."""
+    (source,) = fenced(DOCS / "algorithms.md", "python")
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "docs/algorithms.md", "exec"), namespace)
+    return namespace["SinglePass"]()
+
+
+def shifted_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Particles moving 3.2 px right and 1.7 px up (v = -1.7 with v down)."""
+    pair = make_pair((128, 160), uniform(u=3.2, v=-1.7))
+    return pair.frame_a.astype(np.float64), pair.frame_b.astype(np.float64)
+
+
+def test_the_plugin_example_returns_the_documented_grid_and_signs() -> None:
+    frames, piv = shifted_pair(), PivSettings(windows=(32,), overlaps=(16,))
+    vectors = plugin_example().process(*frames, piv, {"threshold": 1.0})
+    shape = grid_shape(frames[0].shape, piv.windows[-1], piv.steps[-1])
+    assert vectors.u.shape == vectors.v.shape == vectors.flags.shape == shape == (7, 9)
+    assert np.nanmedian(vectors.u) == pytest.approx(3.2, abs=0.2)
+    assert np.nanmedian(vectors.v) == pytest.approx(-1.7, abs=0.2)  # v down: this flow is up
+    with pytest.raises(ValueError, match="unknown"):
+        plugin_example().process(*frames, piv, {"treshold": 1.0})
+
+
+def test_the_built_in_returns_v_down_as_the_contract_says() -> None:
+    frames, piv = shifted_pair(), PivSettings(windows=(32, 16), overlaps=(16, 8))
+    vectors = WindefAlgorithm().process(*frames, piv, {})
+    assert vectors.u.shape == grid_shape(frames[0].shape, 16, 8)
+    assert np.median(vectors.v) == pytest.approx(-1.7, abs=0.1)
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """GitHub's anchors: lowercase, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def doc_pages() -> list[Path]:
+    return [REPO / "README.md", REPO / "terraform" / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
+@pytest.mark.parametrize("page", doc_pages(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_reaches_a_file_and_heading(page: Path) -> None:
+    broken = []
+    for target, anchor in LINK.findall(page.read_text()):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path = (page.parent / target).resolve() if target else page
+        if not path.exists():
+            broken.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in heading_anchors(path):
+            broken.append(f"{target}#{anchor}")
+    assert not broken, f"{page.relative_to(REPO)} links to nothing: {broken}"
