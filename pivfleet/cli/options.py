@@ -99,6 +99,14 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--no-replace", dest="replace_vectors", action="store_false", default=None)
 
 
+def algorithm_help() -> str:
+    """Names the algorithms installed here: entry points are read without loading any plugin."""
+    from pivfleet.algorithms.registry import available_algorithms
+
+    installed = ", ".join(available_algorithms()) or "none"
+    return f"the algorithm to run (default windef; installed here: {installed})"
+
+
 def add_calibration_options(parser: argparse.ArgumentParser) -> None:
     """`calibration` in run.json; without it outputs stay in pixels per frame pair."""
     group = parser.add_argument_group("calibration (outputs in metres and m/s)")
@@ -121,7 +129,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         default="suffix",
         help="suffix: NAME_a/NAME_b or NAMEA/NAMEB; sequential 1-2, 3-4; cascade 1-2, 2-3",
     )
-    parser.add_argument("--algorithm", default="windef")
+    parser.add_argument("--algorithm", default="windef", help=algorithm_help())
     parser.add_argument(
         "--plot", action="store_true", help="a PNG per pair (arrows over speed) and the run's mean"
     )
