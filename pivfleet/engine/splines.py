@@ -39,13 +39,13 @@ class GridSpline:
     def __call__(self, ys: Frame, xs: Frame) -> Frame:
         """The spline on the grid `ys × xs`; beyond the knots, its value at the nearest end."""
         down = _weigh(bases(self.row_knots, ys), self.coefficients)
-        return _weigh(bases(self.col_knots, xs), down.T).T
+        return np.ascontiguousarray(_weigh(bases(self.col_knots, xs), down.T).T)
 
 
 def fit(ys: Frame, xs: Frame, values: Frame) -> GridSpline:
     """The cubic spline through `values` at the grid points `ys × xs` (increasing)."""
     row_knots, col_knots = not_a_knot(ys), not_a_knot(xs)
-    coefficients = np.array(values, dtype=np.float64)  # a copy: solved in place
+    coefficients = np.array(values, dtype=np.float64, order="C")  # a copy: solved in place
     _solve_banded(basis_matrix(row_knots, ys), coefficients)  # down the columns
     _solve_banded(basis_matrix(col_knots, xs), coefficients.T)  # along the rows
     return GridSpline(row_knots, col_knots, coefficients)
