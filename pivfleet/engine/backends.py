@@ -3,7 +3,8 @@ reference) or pivfleet's compiled ones (`engine: fast`). The kernel and the glob
 `backend(piv)` and never test the engine themselves.
 
 Each backend's module is imported when it is first used, so a role pays only for what it runs:
-OpenPIV pulls in scipy.signal and matplotlib (~2 s of imports), the fast one numba."""
+OpenPIV pulls in scipy.signal, scipy.interpolate and matplotlib (~2 s of imports), the fast one
+numba."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ class Backend(Protocol):
         self, field: tuple[Frame, Frame], holes: Flags, piv: PivSettings, first: bool
     ) -> tuple[Field, Field]:
         """u and v with `holes` (and NaNs) filled from their neighbours."""
+
+    def interpolate(
+        self, field: tuple[Field, Field], points: tuple[Frame, Frame], at: tuple[Frame, Frame]
+    ) -> tuple[Field, Field]:
+        """u and v, given on the grid `points` (ys, xs), on the grid `at` (ys, xs): the cubic
+        spline through them (fitpack's with s=0, as OpenPIV's windef fits it)."""
 
 
 def backend(piv: PivSettings) -> Backend:

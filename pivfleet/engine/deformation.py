@@ -2,11 +2,12 @@
 with cubic B-splines, as OpenPIV's `create_deformation_field` + `map_coordinates(order=3,
 mode="nearest")` resample them, in one compiled loop over the pixels.
 
-The loop evaluates the predictor's cubic spline at each pixel from per-row and per-column basis
-weights (no dense displacement fields) and samples both frames there: no full-frame float64
-array is made but each frame's spline coefficients, computed as scipy computes them (edge values
-12 pixels out, then the mirror-boundary recursion), one frame at a time. The deformed frames are
-single precision (the correlation's), ~1e-7 of the frame's range from scipy's values."""
+The loop evaluates the predictor's cubic spline (fitpack's, `engine/splines.py`) at each pixel
+from per-row and per-column basis weights (no dense displacement fields) and samples both frames
+there: no full-frame float64 array is made but each frame's spline coefficients, computed as
+scipy computes them (edge values 12 pixels out, then the mirror-boundary recursion), one frame
+at a time. The deformed frames are single precision (the correlation's), ~1e-7 of the frame's
+range from scipy's values."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 import numpy.typing as npt
-from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.imaging import Frame, Pixels
+from pivfleet.engine.splines import Bases, bases, fit
 from pivfleet.engine.threads import bands, map_threads
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ COLUMN_BLOCK = 64
 """Columns (or rows) filtered together: a block of a 4,400-row frame is 2 MB of float64."""
 Coefficients = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]
-Bases = tuple[npt.NDArray[np.intp], Frame]
-"""For each pixel row (or column): the first of its four B-splines, and their values."""
 
 
 def spline_coefficients(frame: Pixels) -> Coefficients:
@@ -55,16 +54,12 @@ def deform_pair(
     """Frame A sampled at `pixel - d/2` and frame B at `pixel + d/2`, `d` the cubic spline
     through the predictor, for the crop whose top-left pixel is `origin` in the frame; in
     single precision."""
-    ys, xs = predictor.ys, predictor.xs
-    u, v = predictor.u, predictor.v
     shape = frames[0].shape
-    spline_u = RectBivariateSpline(ys, xs, u, kx=3, ky=3)
-    spline_v = RectBivariateSpline(ys, xs, v, kx=3, ky=3)
-    row_knots, col_knots = spline_u.tck[0], spline_u.tck[1]
-    count = (row_knots.size - 4, col_knots.size - 4)
-    rows = _bases(row_knots, np.arange(origin[0], origin[0] + shape[0], dtype=float))
-    cols = _bases(col_knots, np.arange(origin[1], origin[1] + shape[1], dtype=float))
-    spline = (spline_u.tck[2].reshape(count), spline_v.tck[2].reshape(count))
+    spline_u = fit(predictor.ys, predictor.xs, predictor.u)
+    spline_v = fit(predictor.ys, predictor.xs, predictor.v)
+    rows = bases(spline_u.row_knots, np.arange(origin[0], origin[0] + shape[0], dtype=float))
+    cols = bases(spline_u.col_knots, np.arange(origin[1], origin[1] + shape[1], dtype=float))
+    spline = (spline_u.coefficients, spline_v.coefficients)
     moved_a = _deform_frame(frames[0], -0.5, rows, cols, spline)
     return moved_a, _deform_frame(frames[1], 0.5, rows, cols, spline)
 
@@ -81,36 +76,6 @@ def _deform_frame(
 
     map_threads(deform_band, bands(frame.shape[0]))
     return out
-
-
-def _bases(knots: Frame, points: Frame) -> Bases:
-    """For each point, the first of its four non-zero cubic B-splines on `knots` and their
-    values there; points beyond the knots are moved onto the ends (as fitpack evaluates)."""
-    last = knots.size - 5
-    clamped = np.clip(points, knots[3], knots[last + 1])
-    spans = np.clip(np.searchsorted(knots, clamped, side="right") - 1, 3, last)
-    weights = np.empty((points.size, 4))
-    _basis_values(knots, clamped, spans, weights)
-    return spans - 3, weights
-
-
-@numba.njit(cache=True)
-def _basis_values(
-    knots: Frame, points: Frame, spans: npt.NDArray[np.intp], out: Frame
-) -> None:  # pragma: no cover - compiled
-    """de Boor's recurrence for the cubic B-splines non-zero at each point."""
-    left, right = np.empty(4), np.empty(4)
-    for p in range(points.size):
-        x, span = points[p], spans[p]
-        out[p, 0] = 1.0
-        for j in range(1, 4):
-            left[j], right[j] = x - knots[span + 1 - j], knots[span + j] - x
-            saved = 0.0
-            for r in range(j):
-                term = out[p, r] / (right[r + 1] + left[j - r])
-                out[p, r] = saved + right[r + 1] * term
-                saved = left[j - r] * term
-            out[p, j] = saved
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)

@@ -1,6 +1,7 @@
 """pivfleet's fast backend: single-precision correlation in cache-sized blocks, compiled
 deformation, peaks, median test and replacement (`correlation`, `deformation`, `peaks`,
-`validation`, `replacement`), each equal to OpenPIV's within single-precision rounding."""
+`validation`, `replacement`), each equal to OpenPIV's within single-precision rounding, and the
+next pass's predictor interpolated with fitpack's spline without scipy.interpolate (`splines`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pivfleet.engine.correlation import correlate_windows
 from pivfleet.engine.deformation import deform_pair
 from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor, resample_pair
 from pivfleet.engine.replacement import replace_holes
+from pivfleet.engine.splines import fit
 from pivfleet.engine.validation import median_flags
 
 SPLINE_ORDER = 3
@@ -39,4 +41,10 @@ class FastBackend:
     ) -> tuple[Field, Field]:
         iterations, kernel = replacement_schedule(piv, first)
         u, v = (replace_holes(f, holes, piv.filter_method, iterations, kernel) for f in field)
+        return u, v
+
+    def interpolate(
+        self, field: tuple[Field, Field], points: tuple[Frame, Frame], at: tuple[Frame, Frame]
+    ) -> tuple[Field, Field]:
+        u, v = (fit(*points, f)(*at) for f in field)
         return u, v

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import Box
@@ -84,14 +83,15 @@ def settle(raw: RawPass, piv: PivSettings, first: bool, last: bool) -> PassField
 
 
 def predict(
-    field: PassField, grid: PassGrid, next_grid: PassGrid, image_shape: tuple[int, int]
-) -> Predictor:
+    field: PassField, grid: PassGrid, next_grid: PassGrid, image_shape: tuple[int, int],
+    piv: PivSettings,
+) -> Predictor:  # fmt: skip
     """The next pass's predictor: this pass's field interpolated onto the next grid with cubic
     splines (OpenPIV's `multipass_img_deform`), NaN (unfilled holes) counted as no motion."""
     rows, cols = grid.shape(image_shape)
-    ys, xs = grid.centres(rows), grid.centres(cols)
+    points = (grid.centres(rows), grid.centres(cols))
     next_rows, next_cols = next_grid.shape(image_shape)
-    next_ys, next_xs = next_grid.centres(next_rows), next_grid.centres(next_cols)
-    u = RectBivariateSpline(ys, xs, np.nan_to_num(field.u, nan=0.0))(next_ys, next_xs)
-    v = RectBivariateSpline(ys, xs, np.nan_to_num(field.v, nan=0.0))(next_ys, next_xs)
-    return Predictor(next_ys, next_xs, u, v)
+    at = (next_grid.centres(next_rows), next_grid.centres(next_cols))
+    filled = (np.nan_to_num(field.u, nan=0.0), np.nan_to_num(field.v, nan=0.0))
+    u, v = backend(piv).interpolate(filled, points, at)
+    return Predictor(*at, u, v)

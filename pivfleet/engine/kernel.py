@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
-from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.imaging import Pixels
 from pivfleet.core.spec import PivSettings
@@ -73,6 +71,9 @@ class Predictor:
     def dense(self, origin: tuple[int, int], shape: tuple[int, int]) -> tuple[Field, Field]:
         """The predictor on every pixel of the crop at `origin` of `shape` (as OpenPIV's
         `create_deformation_field`, which evaluates the same spline on every frame pixel)."""
+        # Here only, not at import: the fast engine's cubic path does without scipy.interpolate.
+        from scipy.interpolate import RectBivariateSpline
+
         rows = np.arange(origin[0], origin[0] + shape[0], dtype=float)
         cols = np.arange(origin[1], origin[1] + shape[1], dtype=float)
         order = DEFORMATION_SPLINE_ORDER
@@ -137,6 +138,8 @@ def resample_pair(
 ) -> tuple[Pixels, Pixels]:
     """Symmetric deformation as OpenPIV's windef does it: the predictor's spline on every pixel
     (`create_deformation_field`), then `map_coordinates` of the given order, mode "nearest"."""
+    from scipy import ndimage  # the reference's and non-cubic orders' only: not at import
+
     shape = frames[0].shape
     u, v = predictor.dense(origin, shape)
     rows, cols = np.meshgrid(*(np.arange(n, dtype=float) for n in shape), indexing="ij")

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 from openpiv import filters, pyprocess, validation
+from scipy.interpolate import RectBivariateSpline
 
 from pivfleet.core.imaging import Frame, Pixels
 from pivfleet.core.spec import PivSettings
@@ -59,6 +60,12 @@ class OpenPivBackend:
             u, v, holes, method=piv.filter_method, max_iter=iterations, kernel_size=kernel
         )
         return np.asarray(u, float), np.asarray(v, float)
+
+    def interpolate(
+        self, field: tuple[Field, Field], points: tuple[Frame, Frame], at: tuple[Frame, Frame]
+    ) -> tuple[Field, Field]:
+        u, v = (RectBivariateSpline(*points, f)(*at) for f in field)
+        return u, v
 
 
 def deform_second_image(

@@ -21,5 +21,5 @@ def run_passes(frame_a: Frame, frame_b: Frame, piv: PivSettings) -> Vectors:
         last = index == len(grids) - 1
         field = settle(raw, piv, first=index == 0, last=last)
         if not last:
-            predictor = predict(field, grid, grids[index + 1], frame_a.shape)
+            predictor = predict(field, grid, grids[index + 1], frame_a.shape, piv)
     return final_vectors(field)

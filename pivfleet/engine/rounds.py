@@ -52,7 +52,7 @@ def next_predictor(
 ) -> Predictor:
     """The predictor pass `index + 1` deforms with."""
     grids = pass_grids(piv)
-    return predict(field, grids[index], grids[index + 1], image_shape)
+    return predict(field, grids[index], grids[index + 1], image_shape, piv)
 
 
 def predictor_reach(predictor: Predictor | None) -> float:

@@ -46,7 +46,7 @@ def whole_pass_inputs(frames, piv: PivSettings, index: int) -> Predictor | None:
     grids, predictor = pass_grids(piv), None
     for k in range(index):
         field = settle(correlate_pass(frames, grids[k], piv, predictor), piv, k == 0, False)
-        predictor = predict(field, grids[k], grids[k + 1], frames[0].shape)
+        predictor = predict(field, grids[k], grids[k + 1], frames[0].shape, piv)
     return predictor
 
 
