@@ -12,11 +12,14 @@ from pivfleet.core.cost import (
     RunUsage,
     Usage,
     WorkerSize,
+    describe_cost,
     estimate_cost,
     s3_delete_requests,
     s3_list_requests,
     sqs_send_requests,
 )
+from pivfleet.core.spec import RunSpec
+from pivfleet.core.summary import PairStatus, summarise
 
 GIB = 2**30
 USAGE = Usage(
@@ -107,3 +110,32 @@ def test_bad_prices_are_refused() -> None:
         Prices(fargate_spot_share=1.5)
     with pytest.raises(ValidationError, match="sqs_million_requests_usd"):
         Prices(sqs_million_requests_usd=-1)
+
+
+def test_the_spec_takes_prices_and_names_a_misspelt_one() -> None:
+    spec = RunSpec.model_validate({"run": "r", "prices": {"fargate_spot_share": 0}})
+    assert spec.prices.fargate_spot_share == 0
+    assert spec.prices.fargate_vcpu_hour_usd == 0.04048
+    with pytest.raises(ValidationError, match="fargate_cpu_hour_usd"):
+        RunSpec.model_validate({"run": "r", "prices": {"fargate_cpu_hour_usd": 1}})
+
+
+def test_the_summary_adds_the_pairs_and_the_roles_and_prices_the_total() -> None:
+    pair = Usage(worker_seconds=2, vcpu_seconds=2, gb_seconds=8, requests=Requests(s3_get=4))
+    collected = Usage(requests=Requests(s3_put=3), bytes_kept=100)  # ×3: 300 bytes kept
+    statuses = [
+        PairStatus(pair=name, status="done", usage=pair, collector_usage=collected)
+        for name in ("a", "b")
+    ]
+    roles = RunUsage(dispatcher=Usage(requests=Requests(sqs_send=1)), collector=collected)
+    prices = Prices(fargate_spot_share=0)
+    summary = summarise("r", statuses, 1.0, roles, prices)
+    assert summary.usage == RunUsage(
+        workers=pair + pair,
+        dispatcher=roles.dispatcher,
+        collector=collected + collected + collected,
+    )
+    assert summary.cost == estimate_cost(summary.usage.total, prices)
+    line = describe_cost(summary.usage.total, summary.cost)
+    assert "about $0.000113 on AWS" in line and "$0.00000000643 a month" in line
+    assert "4.0 worker-s" in line and "17 S3 and 1 SQS requests" in line and "$" in line

@@ -4,12 +4,18 @@ requests and bytes S3 and SQS would bill for the same calls; a worker's results 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from pivfleet.core.cost import Requests, Usage
+from pivfleet.core.cost import Requests, Usage, WorkerSize
+from pivfleet.core.messages import TileJob, TileResult, parse_message
+from pivfleet.core.spec import PivSettings
+from pivfleet.core.tiling import Box, Tile
+from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.metrics import Meter, MeteredQueue, MeteredStore
+from pivfleet.roles.worker import Worker
 from pivfleet.transports.file_store import FileBlobStore
 from pivfleet.transports.memory_queue import InMemoryQueue
 
@@ -87,3 +93,44 @@ def test_the_meter_counts_every_thread() -> None:
     for thread in threads:
         thread.join()
     assert meter.usage() == Usage(requests=Requests(s3_get=8000), bytes_read=16000)
+
+
+def job(index: int) -> TileJob:
+    box = Box(y0=0, y1=64, x0=0, x1=64)
+    return TileJob(
+        run="r", generation="20250101T000000000Z-a", pair="p", frame_a="a.tif",
+        frame_b="b.tif", image_shape=(64, 64), tile=Tile(index=index, crop=box, core=box),
+        tile_count=2, algorithm="windef", piv=PivSettings(windows=(32,), overlaps=(16,)),
+    )  # fmt: skip
+
+
+def test_each_result_carries_its_job_s_requests_and_time() -> None:
+    """One consume loop over a metered jobs queue: a result holds the job's receive and its
+    own send, the tile's store requests, the time held at the worker's size; the job's ack
+    comes after its result, so the next result carries it."""
+    jobs, results = InMemoryQueue("jobs"), InMemoryQueue("results")
+    jobs.send([job(0).model_dump_json(), job(1).model_dump_json()])
+    stop = threading.Event()
+
+    def run_tile(tile_job: TileJob) -> TileResult:
+        if tile_job.tile.index == 1:
+            stop.set()
+        time.sleep(0.01)
+        return TileResult(
+            run="r", generation=tile_job.generation, pair="p", tile=tile_job.tile.index,
+            tile_count=2, core=tile_job.tile.core, status="done", key="k",
+            usage=Usage(requests=Requests(s3_get=2, s3_put=1), bytes_read=7),
+        )  # fmt: skip
+
+    worker = Worker(results, run_tile, WorkerSize(vcpu=2, memory_gb=8))
+    Consumer(worker.metered(jobs), worker, Intake(wait_seconds=0)).run(stop)
+    first, second = (
+        parse_message(m.body, TileResult).usage for m in results.receive(10, visibility_seconds=60)
+    )
+    tile = Requests(s3_get=2, s3_put=1)
+    assert first.requests == tile + Requests(sqs_receive=1, sqs_send=1)
+    assert second.requests == tile + Requests(sqs_receive=1, sqs_send=1, sqs_delete=1)
+    assert first.bytes_read == 7 and first.worker_seconds > 0
+    assert first.vcpu_seconds == pytest.approx(2 * first.worker_seconds, abs=1e-3)
+    assert first.gb_seconds == pytest.approx(8 * first.worker_seconds, abs=1e-3)
+    assert len(jobs) == 0
