@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pivfleet.cli import options
 from pivfleet.cli.samples import copy_samples
+from pivfleet.core.cost import describe_cost
 from pivfleet.core.errors import SettingsError
 from pivfleet.core.machine import available_cores
 
@@ -30,6 +31,8 @@ def command_run(args: argparse.Namespace) -> int:
         f"({summary.tiles} tiles, {summary.wall_seconds} s); "
         f"summary in {Path(args.out) / 'summary.json'}"
     )
+    if summary.usage is not None and summary.cost is not None:
+        print(describe_cost(summary.usage.total, summary.cost))
     return EXIT_OK if summary.status == "done" else EXIT_SOME_FAILED
 
 

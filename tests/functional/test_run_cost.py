@@ -53,7 +53,7 @@ def test_whole_pairs_count_their_frames_jobs_and_outputs(
     assert summary.usage.collector.bytes_kept == sum(f.stat().st_size for f in written)
     assert summary.cost == estimate_cost(summary.usage.total, Prices())
     assert summary.cost.total_usd > 0
-    # CLI_LINE
+    assert "cost: " in capsys.readouterr().out
 
 
 def test_a_tiled_pair_counts_the_strips_and_the_next_passes(tmp_path: Path) -> None:
