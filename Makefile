@@ -29,7 +29,7 @@ localstack: $(LOCALSTACK_VENV)/.installed
 run: $(BIN)/.installed
 	$(BIN)/pivfleet samples $(DEMO)/input
 	$(BIN)/pivfleet run $(DEMO)/input --out $(DEMO)/results --plot --replace
-	@echo "results in $(DEMO)/results (summary.json, <pair>.txt, <pair>.nc, <pair>.png)"
+	@echo "results in $(DEMO)/results (summary.json, run.nc, run.png, <pair>.txt, <pair>.nc, <pair>.png)"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

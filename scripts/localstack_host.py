@@ -40,6 +40,17 @@ class LocalStackError(RuntimeError):
     """LocalStack did not come up; the message says why, with the tail of its log when it ran."""
 
 
+class PortBusyError(LocalStackError):
+    """The port asked for is taken: nothing was started."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(
+            f"port {port} on 127.0.0.1 is not free ({reason}): another LocalStack, `make stack` "
+            "or `docker compose up` may hold it"
+        )
+        self.port = port
+
+
 @dataclass
 class LocalStackProcess:
     """A running LocalStack; stop it (or leave the ``with`` block) to free its port and state."""
@@ -93,14 +104,14 @@ def free_port() -> int:
 
 
 def ensure_port_free(port: int) -> None:
-    """Fail at once on a taken port: LocalStack 4.13.1 logs the bind error and still says "Ready.",
-    and whatever owns the port might answer our health probe in its place."""
+    """Fail at once on a taken port: LocalStack 4.13.1 (hypercorn) still says "Ready." on a port
+    it could not bind, and whatever owns the port might answer our health probe in its place."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as LocalStack's listener does
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise LocalStackError(f"cannot start LocalStack on 127.0.0.1:{port}: {exc}") from exc
+            raise PortBusyError(port, exc.strerror or str(exc)) from exc
 
 
 def localstack_env(port: int, root: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -115,7 +126,12 @@ def localstack_env(port: int, root: Path, base: Mapping[str, str] | None = None)
       logs a deprecation warning for TMPDIR itself, TMP has the same effect without the noise.
     - CONFIG_DIR: otherwise ~/.localstack/default.env of the user leaks into the tests.
     - LOCALSTACK_VOLUME_DIR is only read by the Docker CLI; set anyway so nothing defaults to /tmp.
-    - DNS_ADDRESS=0: no DNS server on port 53 (needs root; would clash between parallel runs).
+    - GATEWAY_SERVER=hypercorn: the default server, twisted, listens on every interface
+      whatever host GATEWAY_LISTEN names (localstack/runtime/server/twisted.py passes only the
+      port to TCP4ServerEndpoint); hypercorn binds exactly GATEWAY_LISTEN, so LocalStack, which
+      takes any credentials, answers on the loopback only.
+    - DNS_ADDRESS=0: no DNS server on port 53 (it would listen on 0.0.0.0; needs root; would
+      clash between parallel runs).
     - EAGER_SERVICE_LOADING=1: S3 and SQS load at start (5-10 s on 2 cores) rather than inside
       whichever test calls them first, so per-test timings and timeouts mean something.
     - LOCALSTACK_HOST + SQS_ENDPOINT_STRATEGY=path: queue URLs point at this very endpoint
@@ -125,6 +141,7 @@ def localstack_env(port: int, root: Path, base: Mapping[str, str] | None = None)
     tmp = root / "tmp"
     env.update(
         GATEWAY_LISTEN=f"127.0.0.1:{port}",
+        GATEWAY_SERVER="hypercorn",
         LOCALSTACK_HOST=f"127.0.0.1:{port}",
         SERVICES=",".join(SERVICES),
         SQS_ENDPOINT_STRATEGY="path",

@@ -153,6 +153,7 @@ module "collector" {
   architecture                    = var.lambda_architecture
   timeout_seconds                 = var.collector_timeout_seconds
   memory_mb                       = var.collector_memory_mb
+  ephemeral_storage_mb            = var.collector_ephemeral_storage_mb
   reserved_concurrency            = var.collector_reserved_concurrency
   batch_size                      = 10
   maximum_batching_window_seconds = 5

@@ -199,6 +199,17 @@ variable "collector_memory_mb" {
   }
 }
 
+variable "collector_ephemeral_storage_mb" {
+  type        = number
+  description = "Collector Lambda /tmp in MB (512-10240): it assembles each run's run.nc there, about 18 bytes per vector per pair (10 with no calibration); a run larger than this is assembled by `pivfleet results --merged` instead."
+  default     = 2048
+
+  validation {
+    condition     = var.collector_ephemeral_storage_mb >= 512 && var.collector_ephemeral_storage_mb <= 10240
+    error_message = "collector_ephemeral_storage_mb must be between 512 and 10240."
+  }
+}
+
 variable "reconcile_schedule" {
   type        = string
   description = "How often the reconciler Lambda looks for stalled runs and re-drives them (EventBridge rate or cron expression; a run counts as stalled after 300 s without progress)."

@@ -40,7 +40,7 @@ def command_bootstrap(args: argparse.Namespace) -> int:
 def command_submit(args: argparse.Namespace) -> int:
     from pivfleet.cloud.submission import submit
 
-    spec = options.build_spec(args, run=args.run, workers=args.expected_workers)
+    spec = options.build_spec(args, run=args.run, workers=args.workers)
     count = submit(connect(), Path(args.input), spec, replace=args.replace)
     print(
         f"uploaded {count} frames and {args.run}/run.json; follow with: pivfleet status {args.run}"
@@ -68,7 +68,7 @@ def command_results(args: argparse.Namespace) -> int:
 
     deployment = connect()
     deployment.check_run(args.run)
-    files = download_results(deployment, args.run, Path(args.out))
+    files = download_results(deployment, args.run, Path(args.out), merged=args.merged)
     print(f"downloaded {len(files)} files to {args.out}")
     return 0
 
@@ -103,13 +103,34 @@ def command_dlq(args: argparse.Namespace) -> int:
     return 0 if not letters else 1
 
 
+class DeprecatedAlias(argparse.Action):
+    """An old flag name that still works, with a warning naming the new one."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        new = f"--{self.dest.replace('_', '-')}"
+        print(f"pivfleet: warning: {option_string} is deprecated; use {new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bootstrap = commands.add_parser("bootstrap", help="create buckets and queues (idempotent)")
     bootstrap.set_defaults(handler=command_bootstrap)
     submit = commands.add_parser("submit", help="upload a folder of frames as a run")
-    submit.add_argument("input")
+    submit.add_argument("input", help="folder of frames")
     submit.add_argument("--run", required=True, help="run name (letters, digits, . _ -)")
-    submit.add_argument("--expected-workers", type=int, default=16, help="for --tiling auto")
+    submit.add_argument(
+        "--workers", type=int, default=16, help="workers the fleet runs, for --tiling auto (16)"
+    )
+    submit.add_argument(
+        "--expected-workers", type=int, dest="workers", action=DeprecatedAlias,
+        default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+    )  # fmt: skip
     submit.add_argument(
         "--replace", action="store_true", help="replace an earlier run of this id, outputs too"
     )
@@ -122,6 +143,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     results = commands.add_parser("results", help="download a run's outputs")
     results.add_argument("run")
     results.add_argument("--out", required=True)
+    results.add_argument(
+        "--merged",
+        action="store_true",
+        help="only the run's own files: run.nc (every pair along time), run.png, summary.json",
+    )
     results.set_defaults(handler=command_results)
     reconcile = commands.add_parser(
         "reconcile", help="find stalled runs, say what each waits for, re-drive the missing step"

@@ -16,7 +16,13 @@ from pivfleet.algorithms.registry import load_algorithm
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
 from pivfleet.core.imaging import Frame, FrameHeader, read_frame, read_header
-from pivfleet.core.keys import OUTPUT_SUFFIXES, SUMMARY_FILENAME, RunKeys, new_generation
+from pivfleet.core.keys import (
+    OUTPUT_SUFFIXES,
+    RUN_OUTPUT_STEM,
+    SUMMARY_FILENAME,
+    RunKeys,
+    new_generation,
+)
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.pairing import pair_frames
 from pivfleet.core.plan import RunInput
@@ -101,7 +107,7 @@ def earlier_results(out_dir: Path, pairs: list[str]) -> list[Path]:
     """Files in `out_dir` a run's outputs would be mixed with: the summary, the files of the
     pairs it lists, and any output file named after one of `pairs`."""
     summary_path = out_dir / SUMMARY_FILENAME
-    named = set(pairs)
+    named = {*pairs, RUN_OUTPUT_STEM}
     if summary_path.is_file():
         with contextlib.suppress(ValueError):  # not ours after all: only the file is in the way
             earlier = RunSummary.model_validate_json(summary_path.read_bytes())
@@ -129,7 +135,11 @@ class EmbeddedCollector:
         finished = [p.name for p in plan.pairs if storage.keys.pair_status(p.name) in statuses]
         partial = [p.name for p in plan.pairs if p.name not in finished]
         storage.outputs.delete(
-            [storage.keys.output(pair, suffix) for pair in partial for suffix in OUTPUT_SUFFIXES]
+            [
+                storage.keys.output(name, suffix)
+                for name in [*partial, RUN_OUTPUT_STEM]
+                for suffix in OUTPUT_SUFFIXES
+            ]
         )
         self.progress.note(
             f"interrupted: {len(finished)} of {len(plan.pairs)} pairs finished and written to "

@@ -1,8 +1,10 @@
-"""Commands on this machine alone: `pivfleet run` (the embedded run) and `pivfleet samples`."""
+"""Commands on this machine alone: `pivfleet run` (the embedded run), `pivfleet samples` and
+`pivfleet schema`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from pivfleet.cli import options
@@ -68,6 +70,13 @@ def command_samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_schema(args: argparse.Namespace) -> int:
+    from pivfleet.core.spec import RunSpec
+
+    print(json.dumps(RunSpec.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="process a folder of image pairs on this machine")
     run.add_argument("input", help="folder of frames")
@@ -85,3 +94,5 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     samples = commands.add_parser("samples", help="copy OpenPIV's sample pairs into a folder")
     samples.add_argument("folder")
     samples.set_defaults(handler=command_samples)
+    schema = commands.add_parser("schema", help="print run.json's JSON Schema")
+    schema.set_defaults(handler=command_schema)

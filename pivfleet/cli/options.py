@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pydantic import BaseModel
+
+from pivfleet.core.calibration import Calibration
 from pivfleet.core.errors import SettingsError
 from pivfleet.core.spec import (
     MAX_FRAME_PIXELS_DEFAULT,
@@ -36,10 +39,12 @@ def number_range(text: str) -> tuple[float, float]:
     return (values[0], values[1])
 
 
-def piv_flags() -> dict[str, str]:
-    """Each PIV setting's command-line flag, so errors name what the user typed."""
+def setting_flags() -> dict[str, str]:
+    """Each PIV and calibration setting's command-line flag, so errors name what the user
+    typed."""
     parser = argparse.ArgumentParser()
     add_piv_options(parser)
+    add_calibration_options(parser)
     return {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
 
 
@@ -94,6 +99,26 @@ def add_piv_options(parser: argparse.ArgumentParser) -> None:
     add("--no-replace", dest="replace_vectors", action="store_false", default=None)
 
 
+def algorithm_help() -> str:
+    """Names the algorithms installed here: entry points are read without loading any plugin."""
+    from pivfleet.algorithms.registry import available_algorithms
+
+    installed = ", ".join(available_algorithms()) or "none"
+    return f"the algorithm to run (default windef; installed here: {installed})"
+
+
+def add_calibration_options(parser: argparse.ArgumentParser) -> None:
+    """`calibration` in run.json; without it outputs stay in pixels per frame pair."""
+    group = parser.add_argument_group("calibration (outputs in metres and m/s)")
+    add = group.add_argument
+    add("--dt", type=float, help="seconds between frame A and frame B: velocities per second")
+    add("--pixel-size", type=float, help="metres per pixel: lengths and velocities in metres")
+    add("--scaling-factor", type=float, help="pixels per metre (OpenPIV's), not with --pixel-size")
+    add("--origin", type=number_range, help="X,Y pixels (x right, y up) that become 0,0 m")
+    add("--pair-interval", type=float, help="seconds between pairs: the run dataset's time axis")
+    add("--start-time", help="ISO 8601 time of the first pair: times become seconds since it")
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tiling", type=tiling_choice, default="auto", help="auto, none, or PIXELS"
@@ -104,8 +129,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         default="suffix",
         help="suffix: NAME_a/NAME_b or NAMEA/NAMEB; sequential 1-2, 3-4; cascade 1-2, 2-3",
     )
-    parser.add_argument("--algorithm", default="windef")
-    parser.add_argument("--plot", action="store_true", help="write a quiver PNG per pair")
+    parser.add_argument("--algorithm", default="windef", help=algorithm_help())
+    parser.add_argument(
+        "--plot", action="store_true", help="a PNG per pair (arrows over speed) and the run's mean"
+    )
+    parser.add_argument(
+        "--no-dataset", dest="dataset", action="store_false", help="no run.nc (all pairs in time)"
+    )
     parser.add_argument(
         "--max-frame-pixels",
         type=int,
@@ -113,22 +143,29 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="refuse frames above this many pixels, read from their header (default 50000000)",
     )
     add_piv_options(parser)
+    add_calibration_options(parser)
 
 
 def build_spec(args: argparse.Namespace, run: str, workers: int) -> RunSpec:
     """One RunSpec from the flags; pydantic names a bad setting, we add the flag."""
     from pydantic import ValidationError
 
-    names = set(PivSettings.model_fields)
-    piv = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    piv = given(args, PivSettings)
     if args.no_std_test:
         piv["std_threshold"] = None
     try:
         return RunSpec(
             run=run, algorithm=args.algorithm, piv=PivSettings(**piv), tiling=args.tiling,
-            pairing=Pairing(mode=args.pairing), workers=workers, outputs=Outputs(plot=args.plot),
+            pairing=Pairing(mode=args.pairing), workers=workers,
+            outputs=Outputs(plot=args.plot, dataset=args.dataset),
+            calibration=Calibration(**given(args, Calibration)),
             max_frame_pixels=args.max_frame_pixels,
         )  # fmt: skip
     except ValidationError as error:
-        flags = {**piv_flags(), "max_frame_pixels": "--max-frame-pixels"}
+        flags = {**setting_flags(), "max_frame_pixels": "--max-frame-pixels"}
         raise SettingsError(describe_validation(error, flags)) from None
+
+
+def given(args: argparse.Namespace, model: type[BaseModel]) -> dict[str, Any]:
+    """The flags the user gave for `model`'s fields (unset flags keep its defaults)."""
+    return {k: v for k, v in vars(args).items() if k in model.model_fields and v is not None}

@@ -5,10 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from pivfleet.cloud.deployment import Deployment
-from pivfleet.core.errors import PairingError, RunExistsError
+from pivfleet.core.errors import OutputError, PairingError, RunExistsError
 from pivfleet.core.imaging import is_image_name
+from pivfleet.core.keys import (
+    NETCDF_SUFFIX,
+    PLOT_SUFFIX,
+    RUN_OUTPUT_STEM,
+    SUMMARY_FILENAME,
+    bucket_keys,
+)
+from pivfleet.core.plan import RunPlan
 from pivfleet.core.spec import RunSpec
+from pivfleet.core.summary import RunSummary
 from pivfleet.core.topology import RUN_SPEC_FILENAME
+from pivfleet.roles.outputs import RunOutputs
+from pivfleet.roles.storage import RunStorage
+
+RUN_FILES = frozenset(
+    {SUMMARY_FILENAME, RUN_OUTPUT_STEM + NETCDF_SUFFIX, RUN_OUTPUT_STEM + PLOT_SUFFIX}
+)
+"""What `pivfleet results --merged` downloads: the run's own outputs."""
 
 
 def submit(deployment: Deployment, folder: Path, spec: RunSpec, replace: bool = False) -> int:
@@ -34,11 +50,41 @@ def submit(deployment: Deployment, folder: Path, spec: RunSpec, replace: bool = 
     return len(frames)
 
 
-def download_results(deployment: Deployment, run: str, out: Path) -> list[Path]:
+def download_results(
+    deployment: Deployment, run: str, out: Path, merged: bool = False
+) -> list[Path]:
+    """The run's output files into `out`; `merged`: only the run's own (`summary.json`,
+    `run.nc`, `run.png`), not each pair's."""
     store, written = deployment.outputs(), []
-    for key in store.list(f"{run}/"):
+    if merged:
+        assemble_run_dataset(deployment, run)
+    keys = store.list(f"{run}/")
+    if merged:
+        keys = [key for key in keys if key.removeprefix(f"{run}/") in RUN_FILES]
+    for key in keys:
         target = out / key.removeprefix(f"{run}/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.get(key))
         written.append(target)
     return written
+
+
+def assemble_run_dataset(deployment: Deployment, run: str) -> None:
+    """Write `run.nc` if the finished run lacks it (its collector died assembling it)."""
+    store = deployment.outputs()
+    try:
+        summary = RunSummary.model_validate_json(store.get(f"{run}/{SUMMARY_FILENAME}"))
+    except KeyError:
+        raise OutputError(
+            f"run {run!r} has not finished: its {RUN_OUTPUT_STEM}{NETCDF_SUFFIX} is written "
+            f"when it does (`pivfleet status {run} --watch`)"
+        ) from None
+    if summary.spec is None or summary.generation is None or not summary.spec.outputs.dataset:
+        raise OutputError(
+            f"run {run!r} has no {RUN_OUTPUT_STEM}{NETCDF_SUFFIX}: it was {summary.status} "
+            "without one (run.json's outputs.dataset is false, or no pair was measured); "
+            "leave out --merged to download each pair's files"
+        )
+    keys = bucket_keys(run, summary.generation)
+    plan = RunPlan.model_validate_json(store.get(keys.plan()))
+    RunOutputs(RunStorage(store, store, keys), plan).write_run(summary.pairs)

@@ -19,6 +19,8 @@ SUMMARY_FILENAME = "summary.json"
 TEXT_SUFFIX, NETCDF_SUFFIX, PLOT_SUFFIX = ".txt", ".nc", ".png"
 OUTPUT_SUFFIXES = (TEXT_SUFFIX, NETCDF_SUFFIX, PLOT_SUFFIX)
 """A pair's output files are `<pair><suffix>`."""
+RUN_OUTPUT_STEM = "run"
+"""The run's own outputs beside its pairs': `run.nc` (every pair along time), `run.png`."""
 GENERATION_PATTERN = r"^\d{8}T\d{6}\d{3}Z-[0-9A-Za-z]{1,16}$"
 
 
@@ -131,6 +133,9 @@ class RunKeys:
 
     def summary(self) -> str:
         return f"{self.outputs_prefix}{SUMMARY_FILENAME}"
+
+    def run_output(self, suffix: str) -> str:
+        return f"{self.outputs_prefix}{RUN_OUTPUT_STEM}{suffix}"
 
 
 def current_key(run: str) -> str:

@@ -1,4 +1,4 @@
-"""Writing a pair's field: OpenPIV's text columns, NetCDF, and a quiver PNG."""
+"""Writing a field for people: OpenPIV's text columns and a quiver PNG (NetCDF: `netcdf`)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from typing import Any
 
 import numpy as np
 
+from pivfleet.core.calibration import Units
 from pivfleet.core.stitching import Field
 
 TEXT_FORMAT = "%.4e"
 """OpenPIV's `tools.save` default, so existing scripts read our files unchanged."""
 TEXT_HEADER = "# x\ty\tu\tv\tflags\tmask\n"
+ARROWS_ACROSS = 48
+"""Arrows along a plot's longer side: denser grids are thinned so that each stays legible."""
 
 
 def render_text(field: Field) -> bytes:
-    """Columns x, y, u, v, flags, mask, tab separated, as `openpiv.tools.save` writes them."""
+    """Columns x, y, u, v, flags, mask, tab separated, as `openpiv.tools.save` writes them
+    (in the units of `field`: see `calibrate`)."""
     mask = np.zeros_like(field.u)
     columns = [field.x, field.y, field.u, field.v, field.flags.astype(float), mask]
     table = np.vstack([c.ravel() for c in columns]).T
@@ -24,50 +28,56 @@ def render_text(field: Field) -> bytes:
     return (TEXT_HEADER + (row * len(table)) % tuple(table.ravel().tolist())).encode()
 
 
-def render_netcdf(field: Field, attributes: dict[str, str]) -> bytes:
-    """An xarray dataset: x and y window centres in pixels, u and v in pixels per frame."""
-    import xarray as xr  # heavy import, only when writing
-
-    dims = ("y", "x")
-    dataset = xr.Dataset(
-        {
-            "u": (dims, field.u, {"units": "pixel/frame", "long_name": "x displacement"}),
-            "v": (dims, field.v, {"units": "pixel/frame", "long_name": "y displacement, up"}),
-            "flags": (dims, field.flags, {"flag_meanings": "valid replaced missing"}),
-        },
-        coords={
-            "x": ("x", field.x[0, :], {"units": "pixel"}),
-            "y": ("y", field.y[:, 0], {"units": "pixel", "positive": "up"}),
-        },
-        attrs=attributes,
+def calibrate(field: Field, units: Units) -> Field:
+    """The field in output units: OpenPIV's `u / dt`, then `scaling.uniform` (x, y, u, v
+    divided by pixels per metre), with positions measured from the calibration's origin."""
+    speed = units.length / units.time
+    return Field(
+        x=(field.x - units.origin[0]) * units.length,
+        y=(field.y - units.origin[1]) * units.length,
+        u=field.u * speed,
+        v=field.v * speed,
+        flags=field.flags,
     )
-    data = dataset.to_netcdf(engine="scipy")
-    return bytes(data) if data is not None else b""
 
 
-def render_plot(field: Field, title: str) -> bytes:
-    """A quiver PNG, invalid and missing vectors in red."""
+def render_plot(field: Field, title: str, units: Units) -> bytes:
+    """Arrows over the speed's colour map; replaced and missing vectors' arrows in red."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(8, 8 * field.x.shape[0] / max(field.x.shape[1], 1)))
-    good = field.flags == 0
-    spacing = float(np.diff(field.x[0, :2])[0]) if field.x.shape[1] > 1 else 1.0
-    largest = float(np.nanmax(np.hypot(field.u, field.v), initial=0.0)) or 1.0
-    # One scale for both sets, so a replaced vector is drawn as long as it is.
-    arrows: dict[str, Any] = {
-        "angles": "xy",
-        "scale_units": "xy",
-        "scale": largest / spacing,
-        "width": 0.002,
-    }
-    axes.quiver(field.x[good], field.y[good], field.u[good], field.v[good], color="k", **arrows)
-    axes.quiver(field.x[~good], field.y[~good], field.u[~good], field.v[~good], color="r", **arrows)
+    rows, cols = field.x.shape
+    figure, axes = plt.subplots(figsize=(9, 1 + 8 * rows / max(cols, 1)))
+    speed = np.hypot(field.u, field.v)
+    image = axes.pcolormesh(field.x, field.y, speed, cmap="viridis", shading="nearest")
+    figure.colorbar(image, ax=axes, label=f"speed ({units.velocity_name})", shrink=0.8)
+    # A few outliers must not shrink every arrow: scale to the 98th percentile.
+    typical = float(np.nanpercentile(speed, 98)) if np.isfinite(speed).any() else 0.0
+    draw_arrows(axes, field, typical or 1.0)
     axes.set_aspect("equal")
-    axes.set_title(title)
+    axes.set(title=title, xlabel=f"x ({units.length_name})", ylabel=f"y ({units.length_name})")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(figure)
     return buffer.getvalue()
+
+
+def draw_arrows(axes: Any, field: Field, largest: float) -> None:
+    """About `ARROWS_ACROSS` arrows across, `largest` as long as their spacing; every
+    replaced or missing vector is a red dot, so none hides between the arrows."""
+    rows, cols = field.x.shape
+    stride = max(1, -(-max(rows, cols) // ARROWS_ACROSS))
+    shown = (slice(None, None, stride), slice(None, None, stride))
+    spacing = float(np.diff(field.x[0, :2])[0]) * stride if cols > 1 else 1.0
+    axes.quiver(
+        field.x[shown], field.y[shown], field.u[shown], field.v[shown], color="w",
+        angles="xy", scale_units="xy", scale=largest / spacing, width=0.002,
+    )  # fmt: skip
+    bad = field.flags != 0
+    axes.plot(
+        field.x[bad], field.y[bad], "r.", markersize=2, alpha=0.6, label="replaced or missing"
+    )
+    if bad.any():
+        axes.legend(loc="upper right", fontsize="small")

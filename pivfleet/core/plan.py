@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pivfleet.core.errors import PairError, PivfleetError
 from pivfleet.core.imaging import Frame, FrameHeader, check_header
+from pivfleet.core.keys import RUN_OUTPUT_STEM
 from pivfleet.core.messages import TileJob
 from pivfleet.core.pairing import FramePair, pair_frames
 from pivfleet.core.spec import RunSpec
@@ -79,6 +80,11 @@ class RunPlan(BaseModel):
 
 def check_pair(pair: FramePair, read: HeaderReader, spec: RunSpec) -> tuple[int, int]:
     """The pair's image shape, or PairError/ImageReadError saying what is wrong."""
+    if pair.name.rsplit("/", 1)[-1] == RUN_OUTPUT_STEM:
+        raise PairError(
+            f"{pair.frame_a}: a pair named {RUN_OUTPUT_STEM!r} would overwrite the run's own "
+            f"outputs ({RUN_OUTPUT_STEM}.nc, {RUN_OUTPUT_STEM}.png); rename its frames"
+        )
     header_a, header_b = read(pair.frame_a), read(pair.frame_b)
     check_header(header_a, pair.frame_a, spec.max_frame_pixels)
     check_header(header_b, pair.frame_b, spec.max_frame_pixels)

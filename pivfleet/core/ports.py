@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 
@@ -90,6 +91,10 @@ class BlobStore(Protocol):
         ...
 
     def put(self, key: str, data: bytes) -> None: ...
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Write a local file's bytes without reading it whole (S3: a multipart upload)."""
+        ...
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Write only if nothing is there; return whether this call wrote it."""

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pivfleet.core.calibration import Calibration
 from pivfleet.core.cost import Prices
 
 SCHEMA_VERSION = 1
@@ -164,8 +165,31 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: bool = True
+    """`<pair>.txt`: OpenPIV's columns, as `openpiv.tools.save` writes them."""
     netcdf: bool = True
+    """`<pair>.nc`: CF-1.10 NetCDF4 with pixel and calibrated values."""
+    dataset: bool = True
+    """`run.nc`: every pair's field along time in one NetCDF4 file, written when the run
+    finishes from the pairs' `.nc` (so it needs `netcdf`)."""
     plot: bool = False
+    """`<pair>.png`, a quiver over the speed's colour map, and `run.png`, the run's mean."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_pairs_no_dataset(cls, data: Any) -> Any:
+        """Without the pairs' NetCDF files there is nothing to assemble, unless asked for."""
+        if isinstance(data, dict) and data.get("netcdf") is False and "dataset" not in data:
+            return {**data, "dataset": False}
+        return data
+
+    @model_validator(mode="after")
+    def _dataset_from_pairs(self) -> Outputs:
+        if self.dataset and not self.netcdf:
+            raise ValueError(
+                "dataset: the run dataset is assembled from the pairs' NetCDF files; set "
+                "netcdf to true, or dataset to false"
+            )
+        return self
 
 
 class RunSpec(BaseModel):
@@ -184,6 +208,8 @@ class RunSpec(BaseModel):
     workers: Annotated[int, Field(ge=1, le=100_000)] = 16
     """Workers the run expects; `tiling: auto` tiles pairs when they are fewer than 2× this."""
     outputs: Outputs = Outputs()
+    calibration: Calibration = Calibration()
+    """Pixels and frames to metres and seconds; outputs stay in pixels without it."""
     max_frame_pixels: Annotated[int, Field(ge=1)] = MAX_FRAME_PIXELS_DEFAULT
     """Frames above this many pixels are refused from their header, before decoding."""
     frames: Annotated[int, Field(ge=1)] | None = None

@@ -11,20 +11,12 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from pivfleet.core.cost import RunUsage, total
 from pivfleet.core.errors import PoisonMessageError
-from pivfleet.core.keys import (
-    NETCDF_SUFFIX,
-    OUTPUT_SUFFIXES,
-    PLOT_SUFFIX,
-    TEXT_SUFFIX,
-    bucket_keys,
-)
+from pivfleet.core.keys import OUTPUT_SUFFIXES, bucket_keys
 from pivfleet.core.messages import TileResult, parse_message
-from pivfleet.core.outputs import render_netcdf, render_plot, render_text
 from pivfleet.core.plan import PairPlan, RunPlan
 from pivfleet.core.ports import (
     ACK,
@@ -36,10 +28,11 @@ from pivfleet.core.ports import (
     dead_letter,
     sender,
 )
-from pivfleet.core.stitching import stitch_tiles, to_field
+from pivfleet.core.stitching import stitch_tiles
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
 from pivfleet.roles.metrics import Meter, metered_sender, metered_storage, recorded_usage
+from pivfleet.roles.outputs import RunOutputs
 from pivfleet.roles.rounds import PassRounds
 from pivfleet.roles.steps import Step, StepResults, pair_steps
 from pivfleet.roles.storage import RunStorage
@@ -72,6 +65,7 @@ class Collector:
         self.send = metered_sender(self.send, self.meter)
         self.steps = StepResults(self.storage.work)
         self.rounds = PassRounds(self.storage, self.plan, self.send, self.steps)
+        self.outputs = RunOutputs(self.storage, self.plan)
 
     def prepare(self, results: list[TileResult]) -> None:
         """Record a batch of results at once, step by step (`StepResults.add_batch`)."""
@@ -121,7 +115,7 @@ class Collector:
     ) -> PairStatus:
         """Write the pair's outputs (the current generation's only), then its status."""
         if vectors is not None and self.is_current():
-            self.write_outputs(pair, vectors)
+            self.outputs.write_pair(pair, vectors)
         status = status.model_copy(update={"collector_usage": self.meter.take()})
         key = self.storage.keys.pair_status(pair.name)
         self.storage.work.put_if_absent(key, status.model_dump_json().encode())
@@ -136,28 +130,12 @@ class Collector:
         except KeyError:
             return True
 
-    def write_outputs(self, pair: PairPlan, vectors: Vectors) -> None:
-        spec, field = self.plan.spec, to_field(vectors, self.plan.spec.piv)
-        attributes = {
-            "run": spec.run,
-            "pair": pair.name,
-            "frame_a": pair.frame_a,
-            "frame_b": pair.frame_b,
-        }
-        writers: dict[str, tuple[bool, Callable[[], bytes]]] = {
-            TEXT_SUFFIX: (spec.outputs.text, lambda: render_text(field)),
-            NETCDF_SUFFIX: (spec.outputs.netcdf, lambda: render_netcdf(field, attributes)),
-            PLOT_SUFFIX: (spec.outputs.plot, lambda: render_plot(field, pair.name)),
-        }
-        for suffix, (wanted, render) in writers.items():
-            if wanted:
-                key = self.storage.keys.output(pair.name, suffix)
-                self.storage.outputs.put_if_absent(key, render())
-
     def give_up(self, result: TileResult, reason: str) -> Collected:
         """`result` cannot be collected (its pair's outputs cannot be written): the pair
         fails with `reason` and anything half-written of it is removed, so the run finishes."""
         keys = self.storage.keys
+        if self.storage.is_finished(result.pair):  # its outputs are whole: keep them
+            return Collected(summary=self.finish_run())
         self.storage.outputs.delete([keys.output(result.pair, s) for s in OUTPUT_SUFFIXES])
         status = PairStatus(
             pair=result.pair, status="failed", tiles=result.tile_count,
@@ -189,6 +167,10 @@ class Collector:
         self.storage.outputs.put_if_absent(
             keys.summary(), summary.model_dump_json(indent=2).encode()
         )
+        try:
+            self.outputs.write_run(statuses)
+        except Exception:  # a by-product: `pivfleet results --merged` assembles it later
+            log.exception("run.nc not assembled", extra={"run": summary.run})
         return summary
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 from pivfleet.core.cost import (
     RequestName,
@@ -81,6 +82,17 @@ def as_usage(counts: dict[str, int]) -> Usage:
     return Usage(requests=requests, **amounts)
 
 
+MULTIPART_CHUNK_BYTES = 8 * 1024 * 1024
+"""boto3's transfer default: a larger file is uploaded in 8 MiB parts."""
+
+
+def upload_requests(size: int) -> int:
+    """PUT-priced requests of one `upload_file`: one, or create + parts + complete."""
+    if size <= MULTIPART_CHUNK_BYTES:
+        return 1
+    return -(-size // MULTIPART_CHUNK_BYTES) + 2
+
+
 class MeteredStore:
     """A BlobStore whose calls are counted as the S3 requests they are (`kept`: the store of
     the run's outputs, whose bytes stay stored). A call that fails is a billed request too."""
@@ -114,6 +126,12 @@ class MeteredStore:
         self.meter.count("s3_put")
         self.store.put(key, data)
         self._wrote(data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        size = path.stat().st_size
+        self.meter.count("s3_put", upload_requests(size))
+        self.store.put_file(key, path)
+        self.meter.count(None, written=size, kept=size if self.kept else 0)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         self.meter.count("s3_put")

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import os
 import posixpath
+import shutil
 import uuid
 from pathlib import Path
 
@@ -58,6 +59,13 @@ class FileBlobStore:
         partial = partial_path(path)
         partial.write_bytes(data)
         partial.replace(path)  # atomic: a reader never sees half a file
+
+    def put_file(self, key: str, source: Path) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = partial_path(path)
+        shutil.copyfile(source, partial)
+        partial.replace(path)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)

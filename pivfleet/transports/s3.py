@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -40,6 +41,9 @@ class S3BlobStore:
 
     def put(self, key: str, data: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        self.s3.upload_file(str(path), self.bucket, key)  # boto3's transfer: multipart when big
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         try:

@@ -48,12 +48,14 @@ def test_untiled_run_reproduces_openpiv_simple_multipass_with_its_defaults(
 ) -> None:
     """pivfleet's defaults are OpenPIV's (its global std test included): no settings to match."""
     x, y, u, v, flags = openpiv_reference(sample_input, pair, windef.PIVSettings())
-    with xr.open_dataset(untiled / f"{pair}.nc") as field:
+    with xr.open_dataset(untiled / f"{pair}.nc") as dataset:
+        field = dataset.isel(t=0)
+        # OpenPIV's rows run down its y (up); the NetCDF's rows run up it.
         np.testing.assert_array_equal(field.x.values, x[0, :])
-        np.testing.assert_array_equal(field.y.values, y[:, 0])
-        assert np.max(np.abs(field.u.values - u)) <= SAME_VECTOR_PX
-        assert np.max(np.abs(field.v.values - v)) <= SAME_VECTOR_PX
-        np.testing.assert_array_equal(field.flags.values, flags.astype(np.int8))
+        np.testing.assert_array_equal(field.y.values, y[::-1, 0])
+        assert np.max(np.abs(field.u.values - u[::-1])) <= SAME_VECTOR_PX
+        assert np.max(np.abs(field.v.values - v[::-1])) <= SAME_VECTOR_PX
+        np.testing.assert_array_equal(field.flags.values, flags[::-1].astype(np.int8))
 
 
 def test_text_output_has_openpivs_columns_and_order(untiled: Path, sample_input: Path) -> None:

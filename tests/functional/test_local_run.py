@@ -27,7 +27,9 @@ def test_run_writes_every_output_and_a_summary(one_pair: Path, tmp_path: Path, c
     out = tmp_path / "out"
     code, _ = run([str(one_pair), "--out", str(out), "--tiling", "128", "--plot"], capsys)
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"good.txt", "good.nc", "good.png", "summary.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "good.txt", "good.nc", "good.png", "run.nc", "run.png", "summary.json"
+    }  # fmt: skip
     report = summary(out)
     assert report["status"] == "done" and report["pairs_done"] == 1 and report["tiles"] > 1
     assert np.loadtxt(out / "good.txt").shape[1] == 6

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from scripts.localstack_host import DEFAULT_VENV_PYTHON, PYTHON_ENV_VAR, start_localstack
+from scripts.localstack_host import (
+    DEFAULT_VENV_PYTHON,
+    PYTHON_ENV_VAR,
+    LocalStackProcess,
+    start_localstack,
+)
 from tests.integration.helpers import Roles
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
@@ -52,12 +57,16 @@ def localstack_python() -> str:
 
 
 @pytest.fixture(scope="session")
-def localstack_endpoint() -> Iterator[str]:
-    """Start LocalStack once and point boto3 (via AWS_* env) at it for the whole session."""
-    with (
-        start_localstack(localstack_python()) as localstack,
-        pytest.MonkeyPatch.context() as mp,
-    ):
+def localstack() -> Iterator[LocalStackProcess]:
+    """The session's one LocalStack process."""
+    with start_localstack(localstack_python()) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def localstack_endpoint(localstack: LocalStackProcess) -> Iterator[str]:
+    """Point boto3 (via AWS_* env) at the session's LocalStack."""
+    with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AWS_ENDPOINT_URL", localstack.endpoint)
         mp.setenv("AWS_ACCESS_KEY_ID", "test")
         mp.setenv("AWS_SECRET_ACCESS_KEY", "test")

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import xarray as xr
 
 from pivfleet.cloud.bootstrap import bootstrap
 from pivfleet.cloud.config import CloudConfig
@@ -58,6 +59,17 @@ def test_a_resubmission_is_refused_or_replaces_every_output(
     first = summary_of(cloud, "g")
     assert first["status"] == "done" and first["pairs_total"] == 2
     old_text = cloud.get("g/p/exp1_001.txt")
+    merged = cli(aws_prefix, "results", "g", "--out", str(tmp_path / "merged"), "--merged")
+    assert merged.returncode == 0, merged.stderr
+    assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == ["run.nc", "summary.json"]
+    with xr.open_dataset(tmp_path / "merged" / "run.nc") as dataset:
+        assert list(dataset.pair.values) == ["p/exp1_001", "q/exp1_001"]
+    # A collector that died assembling run.nc: `--merged` assembles it from the pairs' files.
+    cloud.s3.delete_object(Bucket=cloud.output, Key="g/run.nc")
+    again = cli(aws_prefix, "results", "g", "--out", str(tmp_path / "rebuilt"), "--merged")
+    assert again.returncode == 0, again.stderr
+    with xr.open_dataset(tmp_path / "rebuilt" / "run.nc") as dataset:
+        assert list(dataset.pair.values) == ["p/exp1_001", "q/exp1_001"]
 
     again = cli(aws_prefix, "submit", str(first_folder), "--run", "g", *small)
     assert again.returncode == 2 and "--replace" in again.stderr, again.stderr
@@ -70,7 +82,9 @@ def test_a_resubmission_is_refused_or_replaces_every_output(
     second = summary_of(cloud, "g", not_generation=str(first["generation"]))
     assert second["status"] == "done" and second["pairs_total"] == 1, second
     assert second["spec"]["piv"]["windows"] == [64, 32]  # type: ignore[index]
-    assert cloud.output_keys("g/") == ["g/p/exp1_001.nc", "g/p/exp1_001.txt", "g/summary.json"]
+    assert cloud.output_keys("g/") == [
+        "g/p/exp1_001.nc", "g/p/exp1_001.txt", "g/run.nc", "g/summary.json"
+    ]  # fmt: skip
     assert cloud.get("g/p/exp1_001.txt") != old_text
 
 

@@ -345,3 +345,18 @@ def test_a_batch_its_role_cannot_prepare_is_handled_message_by_message() -> None
 
     Consumer(queue, Unprepared(handle), Intake(batch_size=3, wait_seconds=0)).run(stop)
     assert handled == ["a", "b", "c"] and len(queue) == 0
+
+
+def test_a_late_result_given_up_keeps_its_finished_pairs_outputs(tmp_path: Path) -> None:
+    """A result of a pair that already finished (its collector died before acking it) runs
+    out of attempts: the pair's outputs, and the run's, stay whole."""
+    bucket = FileBlobStore(tmp_path)
+    collector = ResultCollector(bucket, lambda _: InMemoryQueue("j"))
+    bodies = four_tile_results(bucket)
+    for body in bodies:
+        collector.handle(Message(body, receipt="r"))
+    written = {key: bucket.get(key) for key in bucket.list("r/")}
+    assert {"r/p.nc", "r/p.txt", "r/run.nc", "r/summary.json"} <= set(written)
+    outcome = collector.abandon(Message(bodies[0], receipt="r", receive_count=5), "timed out")
+    assert outcome.action == "dead_letter"
+    assert {key: bucket.get(key) for key in bucket.list("r/")} == written

@@ -164,6 +164,10 @@ resource "aws_lambda_function" "this" {
     command = var.command
   }
 
+  ephemeral_storage {
+    size = var.ephemeral_storage_mb
+  }
+
   environment {
     variables = var.environment
   }

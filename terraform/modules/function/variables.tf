@@ -55,6 +55,17 @@ variable "memory_mb" {
   }
 }
 
+variable "ephemeral_storage_mb" {
+  type        = number
+  description = "Size of the function's /tmp in MB (512-10240); the collector assembles a run's dataset (run.nc) there."
+  default     = 512
+
+  validation {
+    condition     = var.ephemeral_storage_mb >= 512 && var.ephemeral_storage_mb <= 10240
+    error_message = "ephemeral_storage_mb must be between 512 and 10240."
+  }
+}
+
 variable "reserved_concurrency" {
   type        = number
   description = "Concurrent executions reserved for (and capping) the function, 0-1000, or -1 for no reservation (accounts with the default limit of 10 cannot reserve any). Values of 2 or more also cap the event source's concurrency."
