@@ -82,6 +82,8 @@ def test_a_resubmission_is_refused_or_replaces_every_output(
     second = summary_of(cloud, "g", not_generation=str(first["generation"]))
     assert second["status"] == "done" and second["pairs_total"] == 1, second
     assert second["spec"]["piv"]["windows"] == [64, 32]  # type: ignore[index]
+    # run.nc follows the summary: a dataset never holds the run back.
+    wait_for(lambda: "g/run.nc" in cloud.output_keys("g/"), RUN_TIMEOUT, "g/run.nc")
     assert cloud.output_keys("g/") == [
         "g/p/exp1_001.nc", "g/p/exp1_001.txt", "g/run.nc", "g/summary.json"
     ]  # fmt: skip
