@@ -30,7 +30,6 @@ from pivfleet.core.plan import RunInput
 from pivfleet.core.spec import RunSpec
 from pivfleet.roles.collector import Collector
 from pivfleet.roles.dispatcher import dispatch_run
-from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.storage import RunStorage
 from pivfleet.roles.worker import Workspace, process_tile
 from pivfleet.transports.file_store import FileBlobStore
@@ -60,7 +59,7 @@ def run_pair(root: Path, workers: int) -> tuple[list[TileResult], float, int]:
     assert plan is not None and plan.pairs[0].synchronous, plan
     collector, space = (
         Collector(storage, plan, queue.extend),
-        Workspace(FrameCache(FileBlobStore(inputs)), storage.work),
+        Workspace(FileBlobStore(inputs), storage.work),
     )
     results: list[TileResult] = []
     while queue:

@@ -13,7 +13,6 @@ from pivfleet.core.errors import PivfleetError
 from pivfleet.core.keys import bucket_keys
 from pivfleet.engine.threads import use_threads
 from pivfleet.roles.consumer import Consumer, Intake
-from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.worker import Worker, Workspace, process_tile
 
 log = logging.getLogger("worker")
@@ -31,11 +30,13 @@ def work(config: CloudConfig) -> None:
     if queues is None:
         return
     jobs, results = queues
-    space = Workspace(FrameCache(deployment.inputs()), deployment.outputs())
+    space = Workspace(deployment.inputs(), deployment.outputs())
     worker = Worker(
-        results, lambda job: process_tile(job, space, bucket_keys(job.run, job.generation))
+        results,
+        lambda job: process_tile(job, space, bucket_keys(job.run, job.generation)),
+        config.worker_size,
     )
-    consumer = Consumer(jobs, worker, Intake(lease=config.job_lease))
+    consumer = Consumer(worker.metered(jobs), worker, Intake(lease=config.job_lease))
     drain_on_sigterm(stop, config.drain_seconds, consumer.release)
     log.info("worker started", extra={"queue": jobs.name})
     consumer.run(stop)

@@ -56,8 +56,9 @@ def command_status(args: argparse.Namespace) -> int:
         status = read_status(deployment, args.run)
         print(status.line(), file=sys.stderr if args.watch and sys.stderr.isatty() else sys.stdout)
         if not args.watch or status.finished:
-            for failure in status.failures():
-                print(failure)
+            for line in [status.cost_line(), *status.failures()]:
+                if line:
+                    print(line)
             return 0 if status.summary is None or status.summary.status == "done" else 1
         time.sleep(WATCH_INTERVAL_SECONDS)
 

@@ -9,12 +9,13 @@ import signal
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pivfleet.algorithms.registry import load_algorithm
+from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
-from pivfleet.core.imaging import FrameHeader, read_frame, read_header
+from pivfleet.core.imaging import Frame, FrameHeader, read_frame, read_header
 from pivfleet.core.keys import (
     OUTPUT_SUFFIXES,
     RUN_OUTPUT_STEM,
@@ -34,8 +35,8 @@ from pivfleet.engine.threads import use_threads
 from pivfleet.roles.collector import Collected, Collector
 from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.dispatcher import dispatch_run
-from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.heartbeat import Lease
+from pivfleet.roles.metrics import Meter, MeteredStore, metered_sender, metered_storage
 from pivfleet.roles.storage import RunStorage
 from pivfleet.roles.worker import Worker, Workspace, process_tile
 from pivfleet.transports.file_store import FileBlobStore
@@ -52,8 +53,8 @@ def init_pool_process(input_root: str, work_root: str, keys: RunKeys, threads: i
     the whole process group: the parent stops the pool, so the children ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     use_threads(threads)
-    frames = FrameCache(FileBlobStore(Path(input_root)))
-    _pool_state.update(space=Workspace(frames, FileBlobStore(Path(work_root))), keys=keys)
+    space = Workspace(FileBlobStore(Path(input_root)), FileBlobStore(Path(work_root)))
+    _pool_state.update(space=space, keys=keys)
 
 
 def run_in_pool_process(body: str) -> str:
@@ -180,6 +181,8 @@ class EmbeddedRun:
     """Remove an earlier run's results from `out_dir` first, instead of refusing to run."""
     threads: int = 1
     """Engine threads per pool process (`engine/threads.py`)."""
+    worker_size: WorkerSize = field(default_factory=WorkerSize)
+    """What each pool process is priced as in the summary's cost: a worker process on AWS."""
 
     def execute(self) -> RunSummary:
         check_input_folder(self.input_dir)
@@ -192,10 +195,11 @@ class EmbeddedRun:
     def _execute(self, scratch: Path) -> RunSummary:
         keys = RunKeys(run=self.spec.run, generation=new_generation(), outputs_prefix="")
         storage = RunStorage(FileBlobStore(scratch), FileBlobStore(self.out_dir), keys)
-        names = FileBlobStore(self.input_dir).list("")
-        inputs = RunInput(names, self._read, lambda name: read_frame(str(self.input_dir / name)))
-        jobs = InMemoryQueue(f"jobs-{self.spec.algorithm}")
-        plan = dispatch_run(self.spec, inputs, storage, jobs.send)
+        jobs, dispatching = InMemoryQueue(f"jobs-{self.spec.algorithm}"), Meter()
+        plan = dispatch_run(
+            self.spec, self._inputs(dispatching), metered_storage(storage, dispatching),
+            metered_sender(jobs.send, dispatching), dispatching,
+        )  # fmt: skip
         assert plan is not None  # a fresh scratch store has no plan yet
         progress = Progress(len(plan.pairs), sum(p.tile_count for p in plan.pairs))
         for status in plan.failed_statuses():
@@ -228,6 +232,20 @@ class EmbeddedRun:
     def _read(self, name: str) -> FrameHeader:
         return read_header(str(self.input_dir / name), name)
 
+    def _inputs(self, meter: Meter) -> RunInput:
+        """The frames as the dispatcher reads them: listed and decoded through `meter`, as S3
+        requests would be; headers are read from the files (on S3: a GET of each frame)."""
+        store = MeteredStore(FileBlobStore(self.input_dir), meter)
+
+        def decode(name: str) -> Frame:
+            try:
+                data = store.get(name)
+            except (KeyError, OSError):
+                data = None  # gone or unreadable: read_frame tries the file and says why
+            return read_frame(str(self.input_dir / name), data)
+
+        return RunInput(store.list(""), self._read, decode)
+
     def _consume(
         self,
         collector: Collector,
@@ -239,9 +257,8 @@ class EmbeddedRun:
         collector's consume loop here, until the summary is written."""
         stop, results = threading.Event(), InMemoryQueue("results")
         job_intake = Intake(wait_seconds=RECEIVE_WAIT_SECONDS, lease=JOB_LEASE)
-        workers = [
-            Consumer(jobs, self._worker(results, pool), job_intake) for _ in range(self.workers)
-        ]
+        roles = [self._worker(results, pool) for _ in range(self.workers)]
+        workers = [Consumer(role.metered(jobs), role, job_intake) for role in roles]
         threads = [threading.Thread(target=worker.run, args=(stop,)) for worker in workers]
         for thread in threads:
             thread.start()
@@ -262,10 +279,9 @@ class EmbeddedRun:
         assert collecting.summary is not None  # the loop ends only when it is written
         return collecting.summary
 
-    @staticmethod
-    def _worker(results: InMemoryQueue, pool: ProcessPoolExecutor) -> Worker:
+    def _worker(self, results: InMemoryQueue, pool: ProcessPoolExecutor) -> Worker:
         def run_tile(job: TileJob) -> TileResult:
             body = pool.submit(run_in_pool_process, job.model_dump_json()).result()
             return TileResult.model_validate_json(body)
 
-        return Worker(results, run_tile)
+        return Worker(results, run_tile, self.worker_size)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pivfleet.cli import options
 from pivfleet.cli.samples import copy_samples
+from pivfleet.core.cost import describe_cost
 from pivfleet.core.errors import SettingsError
 from pivfleet.core.machine import available_cores
 
@@ -18,10 +19,13 @@ WORKERS_PER_CORE_MAX = 4
 
 def command_run(args: argparse.Namespace) -> int:
     from pivfleet.cli.embedded import EmbeddedRun
+    from pivfleet.cloud.config import worker_size
 
     workers, threads = check_workers(args.workers), check_threads(args.threads)
     spec = options.build_spec(args, run=args.run or "local", workers=workers)
-    run = EmbeddedRun(spec, Path(args.input), Path(args.out), workers, args.replace, threads)
+    run = EmbeddedRun(
+        spec, Path(args.input), Path(args.out), workers, args.replace, threads, worker_size()
+    )
     summary = run.execute()
     print(
         f"{summary.pairs_done} done, {summary.pairs_partial} partial, "
@@ -29,6 +33,8 @@ def command_run(args: argparse.Namespace) -> int:
         f"({summary.tiles} tiles, {summary.wall_seconds} s); "
         f"summary in {Path(args.out) / 'summary.json'}"
     )
+    if summary.usage is not None and summary.cost is not None:
+        print(describe_cost(summary.usage.total, summary.cost))
     return EXIT_OK if summary.status == "done" else EXIT_SOME_FAILED
 
 

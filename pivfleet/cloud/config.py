@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import SettingsError
 from pivfleet.core.machine import available_cores
 from pivfleet.core.topology import (
@@ -38,6 +39,20 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def worker_size(env: Mapping[str, str] | None = None, processes: int = 1) -> WorkerSize:
+    """One worker process's share of its task: PIVFLEET_WORKER_VCPU and
+    PIVFLEET_WORKER_MEMORY_GB are the task's (terraform sets them from the algorithm's `cpu`
+    and `memory`) and its `processes` share them; unset, each process has the default task's
+    1 vCPU and 4 GB. `pivfleet run` prices each of its processes as one such task."""
+    env = os.environ if env is None else env
+    default = WorkerSize()
+    vcpu = _number(env, "PIVFLEET_WORKER_VCPU", default.vcpu * processes)
+    memory = _number(env, "PIVFLEET_WORKER_MEMORY_GB", default.memory_gb * processes)
+    if not vcpu or not memory:
+        raise SettingsError("PIVFLEET_WORKER_VCPU and PIVFLEET_WORKER_MEMORY_GB must be above 0")
+    return WorkerSize(vcpu=vcpu / processes, memory_gb=memory / processes)
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     level = (env.get("PIVFLEET_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
@@ -60,6 +75,8 @@ class CloudConfig:
     log_level: str = "INFO"
     region: str | None = None
     """AWS_REGION (Lambda, ECS and most users set it; botocore reads only AWS_DEFAULT_REGION)."""
+    worker_size: WorkerSize = field(default_factory=WorkerSize)
+    """Each worker process's vCPUs and memory, which its results' usage is counted in."""
 
     @property
     def job_lease(self) -> Lease:
@@ -71,14 +88,13 @@ class CloudConfig:
         """Read `PIVFLEET_*`; a malformed value stops the process with its name."""
         env = os.environ if env is None else env
         prefix = env.get("PIVFLEET_NAME_PREFIX") or DEFAULT_NAME_PREFIX
+        processes = max(1, int(_number(env, "PIVFLEET_WORKER_PROCESSES", available_cores())))
         return cls(
             name_prefix=prefix,
             input_bucket=env.get("PIVFLEET_INPUT_BUCKET") or input_bucket(prefix),
             output_bucket=env.get("PIVFLEET_OUTPUT_BUCKET") or output_bucket(prefix),
             algorithm=env.get("PIVFLEET_ALGORITHM") or DEFAULT_ALGORITHM,
-            worker_processes=max(
-                1, int(_number(env, "PIVFLEET_WORKER_PROCESSES", available_cores()))
-            ),
+            worker_processes=processes,
             threads=max(1, int(_number(env, "PIVFLEET_THREADS", 1))),
             drain_seconds=_number(env, "PIVFLEET_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS),
             heartbeat_seconds=_number(
@@ -89,4 +105,5 @@ class CloudConfig:
             ),
             log_level=_log_level(env),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            worker_size=worker_size(env, processes),
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pivfleet.cloud.dead_letters import dead_jobs
 from pivfleet.cloud.deployment import Deployment
+from pivfleet.core.cost import describe_cost
 from pivfleet.core.keys import bucket_keys, current_generation
 from pivfleet.core.plan import RunPlan
 from pivfleet.core.progress import Counts, progress_line
@@ -44,6 +45,13 @@ class RunStatus:
                 f"{self.summary.pairs_partial} partial, {self.summary.pairs_failed} failed"
             )
         return f"{text} — stalled: {self.stalled}" if self.stalled else text
+
+    def cost_line(self) -> str | None:
+        """What the finished run used and would cost (`core/cost.py`); None before."""
+        summary = self.summary
+        if summary is None or summary.usage is None or summary.cost is None:
+            return None
+        return describe_cost(summary.usage.total, summary.cost)
 
     def failures(self) -> list[str]:
         """One line per pair that did not finish `done`, with its reasons."""

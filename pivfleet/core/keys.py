@@ -67,6 +67,10 @@ class RunKeys:
         """Marker: every job of the plan was sent (the step after the plan)."""
         return f"{self.work}/jobs-sent"
 
+    def dispatcher_usage(self) -> str:
+        """The dispatcher's requests and bytes for the run (`core/cost.py`), for its summary."""
+        return f"{self.work}/dispatcher-usage.json"
+
     def frame_strips(self, pair: str, side: str) -> str:
         """Frame `side` ("a" or "b") of a pass-synchronous pair in strips (`core/strips.py`),
         written once by the dispatcher: its jobs read about their crops only."""

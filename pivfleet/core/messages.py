@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from pivfleet.core.cost import Usage
 from pivfleet.core.errors import PoisonMessageError
 from pivfleet.core.keys import GENERATION_PATTERN
 from pivfleet.core.spec import MAX_FRAME_PIXELS_DEFAULT, PivSettings
@@ -63,6 +64,10 @@ class TileResult(TileMessage):
     seconds: float = 0.0
     bytes_read: int = 0
     """Frame bytes the worker fetched for this tile (0 when its cache had the pair)."""
+    usage: Usage = Usage()
+    """The job's time held, requests and bytes (`core/cost.py`): its reads and writes, its
+    receive, heartbeats and this result's send; its acknowledgement comes after the result,
+    so it is counted with the worker's next one."""
 
 
 AnyMessage = Annotated[TileJob | TileResult, Field(discriminator="kind")]

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pivfleet.core.calibration import Calibration
+from pivfleet.core.cost import Prices
 
 SCHEMA_VERSION = 1
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -214,6 +215,9 @@ class RunSpec(BaseModel):
     frames: Annotated[int, Field(ge=1)] | None = None
     """Frames the run expects (`pivfleet submit` counts them): the dispatcher plans as soon as
     they are all uploaded. Without it, it waits until the run's folder stops changing."""
+    prices: Prices = Prices()
+    """AWS prices the summary's cost estimate uses (`core/cost.py`; 2025 us-east-1 list prices
+    by default, the worker time all on Fargate Spot)."""
 
     @model_validator(mode="after")
     def _check_tile_size(self) -> RunSpec:

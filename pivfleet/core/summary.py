@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivfleet import __version__
+from pivfleet.core.cost import Cost, Prices, RunUsage, Usage, estimate_cost, total
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.tiling import Box
 
@@ -28,6 +29,8 @@ class PassStatus(BaseModel):
     """Pixels the pass's jobs read ÷ the pair's pixels."""
     missing: list[Box] = Field(default_factory=list)
     """Pixels under the windows of failed jobs: vectors there are flagged missing."""
+    usage: Usage = Usage()
+    """The pass's jobs', as their workers reported it."""
 
 
 class PairStatus(BaseModel):
@@ -44,6 +47,11 @@ class PairStatus(BaseModel):
     read once; tiles add their margins."""
     passes: list[PassStatus] = Field(default_factory=list)
     """Each pass of a pass-synchronous pair; empty when every job ran every pass."""
+    usage: Usage = Usage()
+    """The pair's jobs' (`core/cost.py`), as their workers reported it."""
+    collector_usage: Usage = Usage()
+    """What the collector that finished the pair used for the run since it last wrote a
+    pair's status (so not only this pair's): the run's summary adds them up."""
 
     @property
     def failed_jobs(self) -> int:
@@ -71,10 +79,22 @@ class RunSummary(BaseModel):
     pivfleet_version: str = __version__
     spec: RunSpec | None = None
     """The settings the run was processed with."""
+    usage: RunUsage | None = None
+    """What the run used, by role: worker time, requests, bytes (`core/cost.py`)."""
+    cost: Cost | None = None
+    """`usage` priced with the spec's `prices`: what the run would cost on AWS."""
     pairs: list[PairStatus] = Field(default_factory=list)
 
 
-def summarise(run: str, statuses: list[PairStatus], wall_seconds: float | None) -> RunSummary:
+def summarise(
+    run: str,
+    statuses: list[PairStatus],
+    wall_seconds: float | None,
+    roles: RunUsage,
+    prices: Prices,
+) -> RunSummary:
+    """The run's summary from its pairs' statuses; `roles`: the usage the statuses do not
+    hold (the dispatcher's, the summarising collector's since its last pair)."""
     counts = {
         state: sum(s.status == state for s in statuses) for state in ("done", "partial", "failed")
     }
@@ -83,6 +103,7 @@ def summarise(run: str, statuses: list[PairStatus], wall_seconds: float | None) 
         status = "failed"
     elif counts["failed"] or counts["partial"]:
         status = "partial"
+    usage = run_usage(statuses, roles)
     return RunSummary(
         run=run,
         status=status,
@@ -96,6 +117,16 @@ def summarise(run: str, statuses: list[PairStatus], wall_seconds: float | None) 
         work_factor=mean_work_factor(statuses),
         wall_seconds=wall_seconds,
         pairs=sorted(statuses, key=lambda s: s.pair),
+        usage=usage,
+        cost=estimate_cost(usage.total, prices),
+    )
+
+
+def run_usage(statuses: list[PairStatus], roles: RunUsage) -> RunUsage:
+    return RunUsage(
+        workers=total([s.usage for s in statuses]) + roles.workers,
+        dispatcher=roles.dispatcher,
+        collector=total([s.collector_usage for s in statuses]) + roles.collector,
     )
 
 

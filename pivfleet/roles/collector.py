@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from pivfleet.core.cost import RunUsage, total
 from pivfleet.core.errors import PoisonMessageError
 from pivfleet.core.keys import OUTPUT_SUFFIXES, bucket_keys
 from pivfleet.core.messages import TileResult, parse_message
@@ -30,6 +31,7 @@ from pivfleet.core.ports import (
 from pivfleet.core.stitching import stitch_tiles
 from pivfleet.core.summary import PairStatus, RunSummary, summarise
 from pivfleet.core.vectors import Vectors, decode_vectors
+from pivfleet.roles.metrics import Meter, metered_sender, metered_storage, recorded_usage
 from pivfleet.roles.outputs import RunOutputs
 from pivfleet.roles.rounds import PassRounds
 from pivfleet.roles.steps import Step, StepResults, pair_steps
@@ -57,6 +59,10 @@ class Collector:
     """The run's jobs queue: pass-synchronous pairs send each next pass's jobs there."""
 
     def __post_init__(self) -> None:
+        # Counts what this collector does for the run: written with each pair's status.
+        self.meter = Meter()
+        self.storage = metered_storage(self.storage, self.meter)
+        self.send = metered_sender(self.send, self.meter)
         self.steps = StepResults(self.storage.work)
         self.rounds = PassRounds(self.storage, self.plan, self.send, self.steps)
         self.outputs = RunOutputs(self.storage, self.plan)
@@ -110,6 +116,7 @@ class Collector:
         """Write the pair's outputs (the current generation's only), then its status."""
         if vectors is not None and self.is_current():
             self.outputs.write_pair(pair, vectors)
+        status = status.model_copy(update={"collector_usage": self.meter.take()})
         key = self.storage.keys.pair_status(pair.name)
         self.storage.work.put_if_absent(key, status.model_dump_json().encode())
         return status
@@ -133,6 +140,7 @@ class Collector:
         status = PairStatus(
             pair=result.pair, status="failed", tiles=result.tile_count,
             errors=[f"collecting tile {result.tile} failed: {reason}"],
+            collector_usage=self.meter.take(),
         )  # fmt: skip
         if not self.storage.work.put_if_absent(
             keys.pair_status(result.pair), status.model_dump_json().encode()
@@ -147,9 +155,12 @@ class Collector:
             return None
         statuses = [PairStatus.model_validate_json(work.get(k)) for k in records]
         wall_seconds = round(time.time() - self.plan.created_at, 3)
-        summary = summarise(self.plan.spec.run, statuses, wall_seconds).model_copy(
-            update={"generation": self.plan.generation, "spec": self.plan.spec}
+        roles = RunUsage(
+            dispatcher=recorded_usage(work, keys.dispatcher_usage()), collector=self.meter.take()
         )
+        summary = summarise(
+            self.plan.spec.run, statuses, wall_seconds, roles, self.plan.spec.prices
+        ).model_copy(update={"generation": self.plan.generation, "spec": self.plan.spec})
         if not self.is_current():
             log.info("superseded: not writing its summary", extra={"run": summary.run})
             return None
@@ -175,6 +186,7 @@ def tiles_status(pair: PairPlan, results: list[TileResult]) -> PairStatus:
         errors=sorted({r.error for r in results if r.error}),
         tile_seconds=round(sum(r.seconds for r in results), 4),
         work_factor=round(sum(r.pixels_read for r in results) / max(pixels, 1), 4),
+        usage=total([r.usage for r in results]),
     )
 
 

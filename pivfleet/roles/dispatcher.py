@@ -33,6 +33,7 @@ from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
 from pivfleet.roles.collector import Collector, record_failed_pairs
 from pivfleet.roles.consumer import DeadLetterAbandoned
+from pivfleet.roles.metrics import Meter, MeteredQueue, MeteredStore
 from pivfleet.roles.storage import RunStorage
 from pivfleet.roles.strip_store import StripStore
 
@@ -50,9 +51,15 @@ class FramesArrivingError(Exception):
 
 
 def dispatch_run(
-    spec: RunSpec, frames: RunInput, storage: RunStorage, send: JobSender
+    spec: RunSpec,
+    frames: RunInput,
+    storage: RunStorage,
+    send: JobSender,
+    meter: Meter | None = None,
 ) -> RunPlan | None:
     """Plan `spec` once and send its jobs; None if they were sent already (a redelivery).
+    `meter`: the one the caller counts its frame reads, stores and queue with; what it holds
+    is recorded for the run's summary once the jobs are sent.
 
     Each step is resumable from the store: a plan without its jobs-sent marker (a dispatcher
     killed in between) has its jobs sent again, which is harmless since job keys are
@@ -69,6 +76,8 @@ def dispatch_run(
     record_failed_pairs(plan, storage)
     jobs = plan_jobs(plan)
     send([job.model_dump_json() for job in jobs])
+    if meter is not None:
+        work.put(keys.dispatcher_usage(), meter.take().model_dump_json().encode())
     work.put_if_absent(keys.jobs_sent(), str(len(jobs)).encode())
     if not jobs:
         Collector(storage, plan, send).finish_run()
@@ -142,6 +151,12 @@ class Dispatcher(DeadLetterAbandoned):
     jobs_queue: JobsQueueFinder
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        # One dispatch at a time: what the meter counts during one is that run's.
+        self.meter = Meter()
+        self.inputs = MeteredStore(self.inputs, self.meter)
+        self.outputs = MeteredStore(self.outputs, self.meter)
+
     def handle(self, message: Message) -> Outcome:
         outcomes = [self.dispatch_key(u.key, u.generation) for u in notified_uploads(message.body)]
         return defer_by(SETTLE_SECONDS) if any("deferred" in o for o in outcomes) else ACK
@@ -150,6 +165,7 @@ class Dispatcher(DeadLetterAbandoned):
         """Dispatch the run whose run.json is `key` as `generation` (a new one when None);
         a bad spec is recorded as rejected."""
         folder = run_folder(key)
+        self.meter.take()  # what came before (another run, a deferred attempt) is not this one's
         if folder is None:
             log.debug("ignoring unrelated key", extra={"key": key})
             return {"ignored": key}
@@ -196,7 +212,7 @@ class Dispatcher(DeadLetterAbandoned):
 
     def dispatch_folder(self, key: str, folder: str, storage: RunStorage) -> RunPlan | None:
         spec = self.read_spec(key, folder)
-        queue = self.jobs_queue(spec.algorithm)
+        queue = MeteredQueue(self.jobs_queue(spec.algorithm), self.meter)
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]
         if not storage.work.exists(storage.keys.plan()):
             self.wait_for_frames(spec, key, names)
@@ -206,7 +222,7 @@ class Dispatcher(DeadLetterAbandoned):
             lambda name: decode_frame(self.inputs.get(name), name, spec.max_frame_pixels),
             f"{folder}/",
         )
-        return dispatch_run(spec, frames, storage, queue.send)
+        return dispatch_run(spec, frames, storage, queue.send, self.meter)
 
     def wait_for_frames(self, spec: RunSpec, key: str, names: list[str]) -> None:
         """FramesArrivingError while the run's frames are still being uploaded."""

@@ -18,7 +18,6 @@ class FrameCache:
         self.store = store
         self.capacity = capacity
         self._pairs: OrderedDict[tuple[str, str], tuple[Frame, Frame]] = OrderedDict()
-        self.bytes_read = 0
 
     def pair(self, frame_a: str, frame_b: str, max_pixels: int) -> tuple[Frame, Frame]:
         """Both frames, decoded once (each checked against `max_pixels` and for texture)."""
@@ -38,7 +37,6 @@ class FrameCache:
                 f"{name}: not in the input any more: was it moved or deleted after the run "
                 "was submitted? Put it back and submit the run again"
             ) from None
-        self.bytes_read += len(data)
         frame = decode_frame(data, name, max_pixels)
         check_texture(frame, name)
         return frame

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pivfleet.core.cost import total
 from pivfleet.core.messages import TileResult
 from pivfleet.core.plan import PairPlan, RunPlan, plan_pass_jobs
 from pivfleet.core.ports import JobSender
@@ -146,6 +147,7 @@ def pass_status(plan: RunPlan, pair: PairPlan, index: int, results: list[TileRes
         seconds=round(sum(r.seconds for r in results), 4),
         work_factor=round(sum(r.pixels_read for r in results) / pixels, 4),
         missing=[window_pixels(r.core, pair.image_shape, window, step) for r in failed],
+        usage=total([r.usage for r in results]),
     )
 
 
@@ -168,4 +170,5 @@ def pair_status(pair: PairPlan, passes: list[PassStatus], failure: str | None = 
         tile_seconds=round(sum(p.seconds for p in passes), 4),
         work_factor=round(sum(p.work_factor for p in passes) / len(passes), 4),
         passes=passes,
+        usage=total([p.usage for p in passes]),
     )

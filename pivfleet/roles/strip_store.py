@@ -13,12 +13,11 @@ LAYOUTS_CACHED = 64
 
 
 class StripStore:
-    """Reads windows of stored arrays with ranged reads; counts the bytes they fetch. Each
-    array's layout (its header) is read once."""
+    """Reads windows of stored arrays with ranged reads. Each array's layout (its header) is
+    read once."""
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
-        self.bytes_read = 0
         self._layouts: dict[str, StripLayout] = {}
 
     def write(self, key: str, array: np.ndarray, width: int) -> None:
@@ -28,13 +27,11 @@ class StripStore:
         """`window` of the array at `key` (`(*components, rows, cols)`, inside the array)."""
         layout = self.layout(key)
         pieces = in_parallel(lambda r: self.store.get_range(key, *r), layout.ranges(window))
-        self.bytes_read += sum(len(piece) for piece in pieces)
         return layout.join(window, pieces)
 
     def layout(self, key: str) -> StripLayout:
         if key not in self._layouts:
             head = self.store.get_range(key, 0, HEADER_BYTES)
-            self.bytes_read += len(head)
             if len(self._layouts) >= LAYOUTS_CACHED:
                 self._layouts.pop(next(iter(self._layouts)))
             self._layouts[key] = read_layout(head)

@@ -7,11 +7,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pivfleet.algorithms.registry import load_algorithm
+from pivfleet.core.cost import NO_USAGE, Usage, WorkerSize, sqs_send_requests
 from pivfleet.core.errors import PairError, PermanentJobError, PivfleetError, describe
 from pivfleet.core.imaging import Frame
 from pivfleet.core.keys import RunKeys
@@ -21,7 +22,7 @@ from pivfleet.core.vectors import Vectors, encode_vectors
 from pivfleet.engine.kernel import Predictor
 from pivfleet.engine.rounds import encode_raw, local_predictor, map_pass, predictor_window
 from pivfleet.roles.frame_cache import FrameCache
-from pivfleet.roles.metrics import tile_metric
+from pivfleet.roles.metrics import Meter, MeteredQueue, MeteredStore, tile_metric
 from pivfleet.roles.strip_store import StripStore
 
 log = logging.getLogger("worker")
@@ -66,15 +67,14 @@ def algorithm_failure(job: TileJob, error: Exception) -> str:
 
 class Workspace:
     """What one worker process reads and writes: whole pairs (each decoded once), the crops and
-    predictors of pass jobs (about the crop only), and the work store."""
+    predictors of pass jobs (about the crop only), and the work store; its meter counts the
+    requests of the job in hand."""
 
-    def __init__(self, frames: FrameCache, work: BlobStore) -> None:
-        self.frames, self.work = frames, work
-        self.strips = StripStore(work)
-
-    @property
-    def bytes_read(self) -> int:
-        return self.frames.bytes_read + self.strips.bytes_read
+    def __init__(self, inputs: BlobStore, work: BlobStore) -> None:
+        self.meter = Meter()
+        self.frames = FrameCache(MeteredStore(inputs, self.meter))
+        self.work = MeteredStore(work, self.meter)
+        self.strips = StripStore(self.work)
 
     def pair(self, job: TileJob) -> tuple[Frame, Frame]:
         frame_a, frame_b = self.frames.pair(job.frame_a, job.frame_b, job.max_frame_pixels)
@@ -101,19 +101,20 @@ class Workspace:
 
 
 def process_tile(job: TileJob, space: Workspace, keys: RunKeys) -> TileResult:
-    """Do one job; permanent problems become a failed result, others propagate to retry."""
-    started, read_before = time.perf_counter(), space.bytes_read
+    """Do one job; permanent problems become a failed result, others propagate to retry (and
+    the requests of the failed attempt are reported with the next result)."""
+    started = time.perf_counter()
     try:
         key, data = compute_job(job, space, keys)
     except PivfleetError as error:
-        return failed_result(job, str(error), time.perf_counter() - started)
+        return failed_result(job, str(error), time.perf_counter() - started, space.meter.take())
     space.work.put(key, data)
-    crop = job.tile.crop.shape
+    crop, usage = job.tile.crop.shape, space.meter.take()
     return TileResult(
         run=job.run, generation=job.generation, pair=job.pair, pass_index=job.pass_index,
         tile=job.tile.index, tile_count=job.tile_count, core=job.tile.core, status="done",
         key=key, seconds=round(time.perf_counter() - started, 4),
-        bytes_read=space.bytes_read - read_before,
+        bytes_read=usage.bytes_read, usage=usage,
         pixels_read=crop[0] * crop[1],
     )  # fmt: skip
 
@@ -129,12 +130,14 @@ def compute_job(job: TileJob, space: Workspace, keys: RunKeys) -> tuple[str, byt
     return keys.pass_tile(job.pair, index, job.tile.index), encode_raw(raw)
 
 
-def failed_result(job: TileJob, error: str, seconds: float = 0.0) -> TileResult:
+def failed_result(
+    job: TileJob, error: str, seconds: float = 0.0, usage: Usage = NO_USAGE
+) -> TileResult:
     return TileResult(
         run=job.run, generation=job.generation, pair=job.pair, pass_index=job.pass_index,
         tile=job.tile.index,
         tile_count=job.tile_count, core=job.tile.core, status="failed", error=error,
-        seconds=round(seconds, 4),
+        seconds=round(seconds, 4), bytes_read=usage.bytes_read, usage=usage,
     )  # fmt: skip
 
 
@@ -142,33 +145,48 @@ def failed_result(job: TileJob, error: str, seconds: float = 0.0) -> TileResult:
 class Worker:
     """The jobs queue's role: run the tile, send its result, then retire the job. Reporting
     first means a crash between the two repeats the (idempotent) job instead of losing its
-    result."""
+    result.
+
+    Each result carries the job's usage: the time held at the worker's `size`, the tile's
+    reads and writes, and what `meter` counted since the last result (the jobs queue as
+    `metered` gives it to the consume loop: the previous job's ack, this one's receive and
+    heartbeats)."""
 
     results: JobQueue
     run_tile: TileRunner
+    size: WorkerSize = field(default_factory=WorkerSize)
+    meter: Meter = field(default_factory=Meter)
+
+    def metered(self, jobs: JobQueue) -> JobQueue:
+        """The jobs queue as this worker's consume loop should use it: counted with its jobs."""
+        return MeteredQueue(jobs, self.meter)
 
     def handle(self, message: Message) -> Outcome:
         job = parse_message(message.body, TileJob)
         started = time.perf_counter()
         result = self.run_tile(job)
+        held = time.perf_counter() - started
         log.info(
             "tile processed",
             extra={
                 "run": job.run, "pair": job.pair, "pass": job.pass_index, "tile": job.tile.index,
                 "status": result.status,
-                "seconds": round(time.perf_counter() - started, 4), "tile_seconds": result.seconds,
+                "seconds": round(held, 4), "tile_seconds": result.seconds,
                 "bytes": result.bytes_read, "error": result.error,
                 "receive_count": message.receive_count,
                 **tile_metric(job.algorithm, result.seconds),
             },
         )  # fmt: skip
-        return self.report(result)
+        return self.report(result, held)
 
     def abandon(self, message: Message, reason: str) -> Outcome:
         """The job is given up (a permanent error, its last attempt failed, or workers died on
         every delivery): its tile fails with `reason`, so its pair still finishes."""
         return self.report(failed_result(parse_message(message.body, TileJob), reason))
 
-    def report(self, result: TileResult) -> Outcome:
-        self.results.send([result.model_dump_json()])
+    def report(self, result: TileResult, held_seconds: float = 0.0) -> Outcome:
+        # The result's own send is counted before it is made, so that it travels with it.
+        self.meter.count("sqs_send", sqs_send_requests([result.model_dump_json()]))
+        usage = result.usage + self.size.held(held_seconds) + self.meter.take()
+        self.results.send([result.model_copy(update={"usage": usage}).model_dump_json()])
         return ACK if result.status == "done" else dead_letter(result.error or "failed")

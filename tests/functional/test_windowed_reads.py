@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from pivfleet.core.cost import Usage
 from pivfleet.core.imaging import read_frame, read_header
 from pivfleet.core.keys import RunKeys, new_generation
 from pivfleet.core.messages import TileJob
 from pivfleet.core.plan import RunInput, RunPlan
 from pivfleet.core.spec import RunSpec
 from pivfleet.roles.dispatcher import dispatch_run
-from pivfleet.roles.frame_cache import FrameCache
+from pivfleet.roles.metrics import Meter, MeteredStore
 from pivfleet.roles.storage import RunStorage
 from pivfleet.roles.worker import Workspace, process_tile
 from pivfleet.transports.file_store import FileBlobStore
@@ -46,19 +47,20 @@ def test_a_pass_job_reads_about_its_crop_not_the_frames(tmp_path: Path) -> None:
     write_pair(tmp_path / "in", "big", make_pair(SHAPE, shear(), bits=16, seed=3))
     plan, jobs, storage = dispatch(tmp_path / "in", tmp_path / "work")
     assert plan is not None and plan.pairs[0].synchronous and len(jobs) > 8
-    space = Workspace(FrameCache(FileBlobStore(tmp_path / "in")), storage.work)
+    frames = Meter()
+    space = Workspace(MeteredStore(FileBlobStore(tmp_path / "in"), frames), storage.work)
     for job in jobs[:4]:
         result = process_tile(job, space, storage.keys)
         assert result.status == "done", result.error
         crop_bytes = 2 * result.pixels_read * BYTES_PER_PIXEL
         assert crop_bytes <= result.bytes_read <= MAX_READ_OVER_CROP * crop_bytes
-    assert space.frames.bytes_read == 0  # the source frames were never fetched
+    assert frames.usage() == Usage()  # the source frames were never fetched
 
 
 def test_the_strips_hold_the_frames_bit_for_bit(tmp_path: Path) -> None:
     write_pair(tmp_path / "in", "big", make_pair(SHAPE, shear(), bits=16, seed=3))
     _, jobs, storage = dispatch(tmp_path / "in", tmp_path / "work")
-    space = Workspace(FrameCache(FileBlobStore(tmp_path / "in")), storage.work)
+    space = Workspace(FileBlobStore(tmp_path / "in"), storage.work)
     crop, frame = jobs[5].tile.crop, read_frame(str(tmp_path / "in" / "big_b.tif"))
     np.testing.assert_array_equal(
         space.crop(jobs[5], storage.keys)[1], frame[crop.y0 : crop.y1, crop.x0 : crop.x1]

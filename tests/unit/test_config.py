@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pivfleet.cloud.config import CloudConfig
+from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import SettingsError
 
 
@@ -24,10 +25,24 @@ def test_explicit_values_win() -> None:
     assert (config.output_bucket, config.worker_processes, config.drain_seconds) == ("out", 3, 7.5)
 
 
+def test_a_worker_process_is_priced_as_its_share_of_the_task() -> None:
+    default = CloudConfig.from_env({"PIVFLEET_WORKER_PROCESSES": "2"})
+    assert default.worker_size == WorkerSize(vcpu=1, memory_gb=4)
+    env = {
+        "PIVFLEET_WORKER_PROCESSES": "2",
+        "PIVFLEET_WORKER_VCPU": "4",
+        "PIVFLEET_WORKER_MEMORY_GB": "30",
+    }
+    assert CloudConfig.from_env(env).worker_size == WorkerSize(vcpu=2, memory_gb=15)
+    with pytest.raises(SettingsError, match="above 0"):
+        CloudConfig.from_env({"PIVFLEET_WORKER_VCPU": "0"})
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("PIVFLEET_WORKER_PROCESSES", "many"),
+        ("PIVFLEET_WORKER_MEMORY_GB", "lots"),
         ("PIVFLEET_DRAIN_SECONDS", "-1"),
         ("PIVFLEET_HEARTBEAT_SECONDS", "x"),
     ],

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pivfleet.algorithms.windef import WindefAlgorithm
 from pivfleet.cli.main import main
 from pivfleet.core.calibration import Calibration
+from pivfleet.core.cost import Prices
 from pivfleet.core.spec import Outputs, Pairing, PivSettings, RunSpec
 from pivfleet.core.tiling import grid_shape
 from tests.synthetic import make_pair, uniform
@@ -68,6 +69,7 @@ def test_the_run_json_example_sets_every_field() -> None:
     sections = {"": (RunSpec, example), "piv": (PivSettings, example["piv"])}
     sections |= {"pairing": (Pairing, example["pairing"]), "outputs": (Outputs, example["outputs"])}
     sections |= {"calibration": (Calibration, example["calibration"])}
+    sections |= {"prices": (Prices, example["prices"])}
     for name, (model, given) in sections.items():
         missing = set(model.model_fields) - set(given)
         assert not missing, f"docs/run-json.md's example leaves out {name or 'run'}: {missing}"
@@ -81,6 +83,7 @@ def test_the_run_json_example_sets_every_field() -> None:
         (Pairing, "pairing."),
         (Outputs, "outputs."),
         (Calibration, ""),
+        (Prices, ""),
     ],
 )
 def test_every_run_json_field_is_in_a_table(model: type[BaseModel], prefix: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 
 from pivfleet.cloud.status import RunStatus
+from pivfleet.core.cost import Prices, Requests, RunUsage, Usage
 from pivfleet.core.keys import new_generation
 from pivfleet.core.plan import PairPlan, RunPlan
 from pivfleet.core.progress import Counts, Progress, progress_line
 from pivfleet.core.spec import RunSpec
-from pivfleet.core.summary import PairStatus, rejected
+from pivfleet.core.summary import PairStatus, rejected, summarise
 
 
 def test_line_counts_rate_and_eta() -> None:
@@ -42,3 +43,18 @@ def test_status_line_of_a_running_and_a_rejected_run() -> None:
     assert not running.finished
     refused = RunStatus("r", None, 0, [], rejected("r", "windows must not grow"))
     assert refused.finished and "rejected: windows must not grow" in refused.line()
+    assert running.cost_line() is None and refused.cost_line() is None
+
+
+def test_status_of_a_finished_run_says_what_it_cost() -> None:
+    usage = Usage(
+        worker_seconds=10, vcpu_seconds=10, gb_seconds=40, requests=Requests(s3_get=3, sqs_send=2)
+    )
+    statuses = [PairStatus(pair="p", status="done", usage=usage)]
+    summary = summarise("r", statuses, 12.0, RunUsage(), Prices())
+    line = RunStatus("r", None, 1, statuses, summary).cost_line()
+    assert line is not None
+    assert line.startswith("cost: 10.0 worker-s (10.0 vCPU-s, 40.0 GB-s), 3 S3 and 2 SQS")
+    # 10 vCPU-s and 40 GB-s on Spot, 3 GETs, 2 SQS requests.
+    expected = (10 * 0.01334058 + 40 * 0.00146489) / 3600 + 3 * 0.0004 / 1000 + 2 * 0.4e-6
+    assert f"about ${expected:.7f} on AWS" in line

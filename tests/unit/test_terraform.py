@@ -376,6 +376,8 @@ def test_worker_task_definition() -> None:
         "PIVFLEET_OUTPUT_BUCKET",
         "PIVFLEET_ALGORITHM",
         "PIVFLEET_WORKER_PROCESSES",
+        "PIVFLEET_WORKER_VCPU",
+        "PIVFLEET_WORKER_MEMORY_GB",
         "AWS_REGION",
     ):
         assert f"{key} = " in env, key

@@ -19,6 +19,9 @@ locals {
     PIVFLEET_OUTPUT_BUCKET    = var.output_bucket_name
     PIVFLEET_ALGORITHM        = var.algorithm
     PIVFLEET_WORKER_PROCESSES = tostring(var.worker_processes)
+    # The task's size, which each result's usage is counted in (vCPU- and GB-seconds).
+    PIVFLEET_WORKER_VCPU      = tostring(var.cpu / 1024)
+    PIVFLEET_WORKER_MEMORY_GB = tostring(var.memory / 1024)
     AWS_REGION                = local.region
     # The worker's own drain deadline, inside the stop timeout with 20 s to spare.
     PIVFLEET_DRAIN_SECONDS = tostring(max(1, var.stop_timeout_seconds - 20))
