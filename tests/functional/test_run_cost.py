@@ -48,8 +48,10 @@ def test_whole_pairs_count_their_frames_jobs_and_outputs(
     # The dispatcher listed the frames, stored the plan and sent the jobs.
     dispatcher = summary.usage.dispatcher.requests
     assert dispatcher.s3_list >= 1 and dispatcher.s3_put >= 1 and dispatcher.sqs_send >= 1
-    # What the collector kept is the outputs on disk, byte for byte (the summary comes after).
-    written = [f for f in out.iterdir() if f.name != "summary.json"]
+    # What the collector kept is the pairs' outputs on disk, byte for byte: the summary, and
+    # the run's own files written after it (run.nc, run.png), are not in it.
+    after = {"summary.json", "run.nc", "run.png"}
+    written = [f for f in out.iterdir() if f.name not in after]
     assert summary.usage.collector.bytes_kept == sum(f.stat().st_size for f in written)
     assert summary.cost == estimate_cost(summary.usage.total, Prices())
     assert summary.cost.total_usd > 0

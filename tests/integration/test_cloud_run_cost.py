@@ -27,10 +27,12 @@ def cloud(aws_prefix: str) -> Cloud:
 
 
 def kept_bytes(cloud: Cloud, run: str) -> int:
-    """The sizes of the run's outputs in the bucket, its summary (written last) aside."""
+    """The sizes of the pairs' outputs in the bucket: the summary, and the run's own files
+    written after it, aside."""
     pages = cloud.s3.get_paginator("list_objects_v2").paginate(Bucket=cloud.output, Prefix=run)
     objects = [o for page in pages for o in page.get("Contents", [])]
-    return sum(o["Size"] for o in objects if not o["Key"].endswith("summary.json"))
+    after = ("summary.json", "run.nc", "run.png")
+    return sum(o["Size"] for o in objects if not o["Key"].endswith(after))
 
 
 def test_a_cloud_run_counts_its_requests_bytes_and_worker_time(
