@@ -208,7 +208,7 @@ class AlgorithmSpec(Strict):
     base_command: Annotated[list[str], Field(min_length=1)]
     arguments: list[str] = Field(default_factory=list)
     """Literal arguments, placed at position 0 in CWL's order (expressions are not supported)."""
-    inputs: dict[str, FrameInput | ParameterInput]
+    inputs: dict[str, Annotated[FrameInput | ParameterInput, Field(discriminator="type")]]
     outputs: Annotated[dict[str, FileOutput], Field(min_length=1, max_length=1)]
     requirements: Requirements = Field(default_factory=Requirements)
     hints: Hints = Field(default_factory=Hints)
