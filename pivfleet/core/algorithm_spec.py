@@ -6,8 +6,8 @@ frames as Files; int, float, string and boolean parameters with defaults, bound 
 `inputBinding.position`/`prefix`), one output file found by `outputBinding.glob`, the image
 (`DockerRequirement.docker_pull`), resources (`ResourceRequirement`, `cwltool:CUDARequirement`)
 and the time limit (`ToolTimeLimit`). A key outside it is refused by name, so a spec that loads
-here means what it says; `model_json_schema()` is the published schema (`pivfleet schema
---algorithm-spec`)."""
+here means what it says; `model_json_schema()` (`spec_schema`) is the published schema (a
+`pivfleet schema` option to print it is still to come)."""
 
 from __future__ import annotations
 
