@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from pivfleet.algorithms.registry import use_specs
 from pivfleet.cloud.config import CloudConfig
 from pivfleet.cloud.deployment import Deployment
 from pivfleet.cloud.logs import configure_json_logging
@@ -21,6 +22,7 @@ log = logging.getLogger("worker")
 def work(config: CloudConfig) -> None:
     """One process's loop: SIGTERM stops receiving and starts the drain clock."""
     use_threads(config.threads)
+    use_specs(config.algorithm_specs)
     stop, deployment = stop_on_signals(), Deployment.connect(config)
     queues = when_reachable(
         lambda: (deployment.jobs_queue(config.algorithm), deployment.results_queue()),

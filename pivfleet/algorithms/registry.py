@@ -1,21 +1,28 @@
 """The algorithm contract and registry: a tile pair in, vectors on the tile's final-pass grid out.
 
 Algorithms register under the entry-point group `pivfleet.algorithms`; the built-in windef does
-so through pyproject.toml exactly as a user's plugin would.
+so through pyproject.toml exactly as a user's plugin would. A wrapped executable registers by
+its algorithm spec: an entry point calls `use_specs` with the folder its configuration names
+(PIVFLEET_ALGORITHM_SPECS), before any algorithm is loaded, in every process that loads one.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Protocol
 
-from pivfleet.core.errors import AlgorithmError
+from pivfleet.algorithms.executable import ExecutableAlgorithm
+from pivfleet.core.algorithm_spec import AlgorithmSpec, read_spec, spec_files
+from pivfleet.core.errors import AlgorithmError, SettingsError
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.vectors import Vectors
 
 ENTRY_POINT_GROUP = "pivfleet.algorithms"
+_specs: dict[str, tuple[AlgorithmSpec, str]] = {}
+"""Wrapped executables by name, with the file each came from (`use_specs`)."""
 
 
 class Algorithm(Protocol):
@@ -33,7 +40,27 @@ class Algorithm(Protocol):
 
 
 def available_algorithms() -> list[str]:
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)} | set(_specs))
+
+
+def use_specs(folder: Path | None) -> list[str]:
+    """Register every algorithm spec in `folder` (none when None) and return their names. A
+    spec whose name an installed plugin, or another spec, already has is refused."""
+    if folder is None:
+        return []
+    installed = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    names = []
+    for path in spec_files(folder):
+        spec = read_spec(path)
+        known = _specs.get(spec.name)
+        if spec.name in installed or (known and known[1] != str(path)):
+            raise SettingsError(
+                f"{path}: id {spec.name!r} is already an algorithm "
+                f"({known[1] if known else 'an installed plugin'}): give the spec another id"
+            )
+        _specs[spec.name] = (spec, str(path))
+        names.append(spec.name)
+    return names
 
 
 def runs_passes(name: str) -> bool:
@@ -50,10 +77,13 @@ def runs_passes(name: str) -> bool:
 def load_algorithm(name: str) -> Algorithm:
     """Instantiate the algorithm registered as `name`, or say which ones exist."""
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found and name in _specs:
+        return ExecutableAlgorithm(*_specs[name])
     if not found:
         raise AlgorithmError(
             f"unknown algorithm {name!r}; installed: {', '.join(available_algorithms())}. "
-            f"Install a plugin that registers it under the {ENTRY_POINT_GROUP!r} entry points."
+            f"Install a plugin that registers it under the {ENTRY_POINT_GROUP!r} entry points, "
+            "or put its algorithm spec in the folder PIVFLEET_ALGORITHM_SPECS names."
         )
     algorithm: Algorithm = found[0].load()()
     return algorithm

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pivfleet.algorithms.registry import load_algorithm
+from pivfleet.algorithms.registry import load_algorithm, use_specs
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
 from pivfleet.core.imaging import Frame, FrameHeader, read_frame, read_header
@@ -48,11 +48,15 @@ JOB_LEASE = Lease(HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS)
 _pool_state: dict[str, object] = {}
 
 
-def init_pool_process(input_root: str, work_root: str, keys: RunKeys, threads: int) -> None:
-    """Per-process state: each pool process keeps its own decoded-pair cache. Ctrl-C reaches
-    the whole process group: the parent stops the pool, so the children ignore it."""
+def init_pool_process(
+    input_root: str, work_root: str, keys: RunKeys, threads: int, specs: Path | None
+) -> None:
+    """Per-process state: each pool process keeps its own decoded-pair cache and registers the
+    algorithm specs. Ctrl-C reaches the whole process group: the parent stops the pool, so the
+    children ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     use_threads(threads)
+    use_specs(specs)
     space = Workspace(FileBlobStore(Path(input_root)), FileBlobStore(Path(work_root)))
     _pool_state.update(space=space, keys=keys)
 
@@ -183,9 +187,12 @@ class EmbeddedRun:
     """Engine threads per pool process (`engine/threads.py`)."""
     worker_size: WorkerSize = field(default_factory=WorkerSize)
     """What each pool process is priced as in the summary's cost: a worker process on AWS."""
+    algorithm_specs: Path | None = None
+    """The folder of algorithm specs (wrapped executables) `--algorithm` may name."""
 
     def execute(self) -> RunSummary:
         check_input_folder(self.input_dir)
+        use_specs(self.algorithm_specs)
         load_algorithm(self.spec.algorithm)  # a misspelt --algorithm stops here, not per pair
         check_output_folder(self.input_dir, self.out_dir)
         self.clear_earlier_results()
@@ -208,7 +215,7 @@ class EmbeddedRun:
         if not any(p.tile_count for p in plan.pairs):
             progress.close()
             return RunSummary.model_validate_json(storage.outputs.get(keys.summary()))
-        args = (str(self.input_dir), str(scratch), keys, self.threads)
+        args = (str(self.input_dir), str(scratch), keys, self.threads, self.algorithm_specs)
         with ProcessPoolExecutor(
             self.workers, initializer=init_pool_process, initargs=args
         ) as pool:

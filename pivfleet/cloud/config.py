@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import SettingsError
@@ -53,6 +54,14 @@ def worker_size(env: Mapping[str, str] | None = None, processes: int = 1) -> Wor
     return WorkerSize(vcpu=vcpu / processes, memory_gb=memory / processes)
 
 
+def algorithm_specs(env: Mapping[str, str] | None = None) -> Path | None:
+    """PIVFLEET_ALGORITHM_SPECS: the folder of algorithm specs (wrapped executables) this
+    process may run, or None."""
+    env = os.environ if env is None else env
+    folder = env.get("PIVFLEET_ALGORITHM_SPECS")
+    return Path(folder) if folder else None
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     level = (env.get("PIVFLEET_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
@@ -77,6 +86,8 @@ class CloudConfig:
     """AWS_REGION (Lambda, ECS and most users set it; botocore reads only AWS_DEFAULT_REGION)."""
     worker_size: WorkerSize = field(default_factory=WorkerSize)
     """Each worker process's vCPUs and memory, which its results' usage is counted in."""
+    algorithm_specs: Path | None = None
+    """The folder of algorithm specs (PIVFLEET_ALGORITHM_SPECS): wrapped executables."""
 
     @property
     def job_lease(self) -> Lease:
@@ -106,4 +117,5 @@ class CloudConfig:
             log_level=_log_level(env),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             worker_size=worker_size(env, processes),
+            algorithm_specs=algorithm_specs(env),
         )

@@ -50,6 +50,12 @@ class PermanentJobError(PivfleetError):
     """A job that will fail again on retry: dead-letter it and report the tile failed."""
 
 
+class RetryableJobError(Exception):
+    """A job that failed for a reason another attempt may not meet (a wrapped executable's time
+    limit, a crash, an exit code its spec calls retryable): not a `PivfleetError`, so the
+    consume loop retries it and, after the last attempt, reports the tile failed with it."""
+
+
 class PoisonMessageError(PivfleetError):
     """A queue message that can never be processed (malformed, wrong kind): dead-letter it."""
 

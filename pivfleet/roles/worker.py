@@ -13,7 +13,13 @@ import numpy as np
 
 from pivfleet.algorithms.registry import load_algorithm
 from pivfleet.core.cost import NO_USAGE, Usage, WorkerSize, sqs_send_requests
-from pivfleet.core.errors import PairError, PermanentJobError, PivfleetError, describe
+from pivfleet.core.errors import (
+    PairError,
+    PermanentJobError,
+    PivfleetError,
+    RetryableJobError,
+    describe,
+)
 from pivfleet.core.imaging import Frame
 from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileJob, TileResult, parse_message
@@ -45,10 +51,11 @@ def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
 @contextlib.contextmanager
 def algorithm_errors(job: TileJob) -> Iterator[None]:
     """An algorithm's exception is permanent (the same pixels and settings fail the same way
-    again), except running out of memory, which another worker or attempt may not repeat."""
+    again), except running out of memory, which another worker or attempt may not repeat, and
+    what the algorithm itself calls retryable (a wrapped executable's timeout or crash)."""
     try:
         yield
-    except MemoryError:
+    except (MemoryError, RetryableJobError):
         raise
     except Exception as error:
         raise PermanentJobError(algorithm_failure(job, error)) from error

@@ -24,6 +24,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
+EXAMPLE_DOCKERFILES = sorted((REPO / "examples").glob("*/Dockerfile"))
+"""Images a user brings (wrapped executables): linted and pinned like pivfleet's own."""
 WORKER = DOCKER / "worker.Dockerfile"
 DISPATCHER = DOCKER / "dispatcher.Dockerfile"
 ALGORITHM = DOCKER / "algorithm.Dockerfile"
@@ -198,9 +200,12 @@ def test_the_dockerfiles_exist() -> None:
         "dispatcher.Dockerfile",
         "algorithm.Dockerfile",
     }
+    assert REPO / "examples" / "c_algorithm" / "Dockerfile" in EXAMPLE_DOCKERFILES
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "dockerfile", DOCKERFILES + EXAMPLE_DOCKERFILES, ids=lambda p: p.parent.name + "/" + p.name
+)
 def test_hadolint_reports_nothing(dockerfile: Path) -> None:
     result = run_hadolint(str(dockerfile.relative_to(REPO)))
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
@@ -229,7 +234,9 @@ def test_every_hadolint_ignore_is_justified(dockerfile: Path) -> None:
             )
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "dockerfile", DOCKERFILES + EXAMPLE_DOCKERFILES, ids=lambda p: p.parent.name + "/" + p.name
+)
 def test_external_base_images_are_pinned(dockerfile: Path) -> None:
     parsed = parse(dockerfile)
     names = {s.name for s in parsed.stages if s.name}
