@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # tests/synthetic.py and the integration helpers
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from throughput import machine  # noqa: E402  (the same machine record as the queue bench)
 
 from pivfleet.core.summary import RunSummary  # noqa: E402
 from tests.integration.helpers import Cloud, Role, Roles, wait_for  # noqa: E402
@@ -141,17 +143,6 @@ def figures(summary: RunSummary, wall: float) -> dict[str, Any]:
         "cost": cost.model_dump(),
         "usd_per_1000_pairs": round(cost.total_usd / summary.pairs_total * 1000, 4),
         "by_role": by_role,
-    }
-
-
-def machine() -> dict[str, Any]:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "platform": platform.platform(),
-        "processor": platform.machine(),
-        "cores": cores,
-        "python": platform.python_version(),
-        "localstack": "4.13.1, host mode (no Docker), S3 and SQS, on the same cores",
     }
 
 
