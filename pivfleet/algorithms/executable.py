@@ -60,6 +60,9 @@ class ExecutableAlgorithm:
     def __init__(self, spec: AlgorithmSpec, source: str) -> None:
         self.spec, self.source, self.name = spec, source, spec.name
 
+    def check_parameters(self, parameters: dict[str, Any]) -> None:
+        parameter_values(self.spec, parameters)
+
     def process(
         self, frame_a: Frame, frame_b: Frame, piv: PivSettings, parameters: dict[str, Any]
     ) -> Vectors:

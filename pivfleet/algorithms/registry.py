@@ -63,6 +63,20 @@ def use_specs(folder: Path | None) -> list[str]:
     return names
 
 
+def check_parameters(name: str, parameters: dict[str, Any]) -> None:
+    """SettingsError when the algorithm installed here as `name` refuses `parameters` (an
+    algorithm's optional `check_parameters`); one not installed here is checked where it runs."""
+    if name not in available_algorithms():
+        return
+    check = getattr(load_algorithm(name), "check_parameters", None)
+    if check is None:
+        return
+    try:
+        check(parameters)
+    except ValueError as error:
+        raise SettingsError(f"algorithm_parameters (--param): {error}") from None
+
+
 def runs_passes(name: str) -> bool:
     """Whether `name` may run pass-synchronously (False when it is not installed here: its
     workers then get whole pairs or halo tiles, which every algorithm can run)."""

@@ -17,9 +17,12 @@ class WindefAlgorithm:
     name = "windef"
     runs_passes = True
 
+    def check_parameters(self, parameters: dict[str, Any]) -> None:
+        if parameters:
+            raise ValueError(f"windef takes its settings from 'piv'; unknown {sorted(parameters)}")
+
     def process(
         self, frame_a: Frame, frame_b: Frame, piv: PivSettings, parameters: dict[str, Any]
     ) -> Vectors:
-        if parameters:
-            raise ValueError(f"windef takes its settings from 'piv'; unknown {sorted(parameters)}")
+        self.check_parameters(parameters)
         return run_passes(frame_a, frame_b, piv)

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pivfleet.algorithms.registry import load_algorithm, use_specs
+from pivfleet.algorithms.registry import check_parameters, load_algorithm, use_specs
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
 from pivfleet.core.imaging import Frame, FrameHeader, read_frame, read_header
@@ -194,6 +194,7 @@ class EmbeddedRun:
         check_input_folder(self.input_dir)
         use_specs(self.algorithm_specs)
         load_algorithm(self.spec.algorithm)  # a misspelt --algorithm stops here, not per pair
+        check_parameters(self.spec.algorithm, self.spec.algorithm_parameters)
         check_output_folder(self.input_dir, self.out_dir)
         self.clear_earlier_results()
         with tempfile.TemporaryDirectory(prefix=".pivfleet-", dir=self.out_dir) as scratch:

@@ -1,5 +1,5 @@
-"""Commands on this machine alone: `pivfleet run` (the embedded run), `pivfleet samples` and
-`pivfleet schema`."""
+"""Commands on this machine alone: `pivfleet run` (the embedded run), `pivfleet samples`,
+`pivfleet schema` and `pivfleet algorithms`."""
 
 from __future__ import annotations
 
@@ -72,9 +72,27 @@ def command_samples(args: argparse.Namespace) -> int:
 
 
 def command_schema(args: argparse.Namespace) -> int:
+    if args.algorithm_spec:
+        from pivfleet.core.algorithm_spec import spec_schema
+
+        print(spec_schema())
+        return EXIT_OK
     from pivfleet.core.spec import RunSpec
 
     print(json.dumps(RunSpec.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def command_algorithms(args: argparse.Namespace) -> int:
+    """The algorithms this machine can run: installed plugins and the wrapped executables of
+    PIVFLEET_ALGORITHM_SPECS."""
+    from pivfleet.algorithms.registry import available_algorithms, use_specs
+    from pivfleet.cloud.config import algorithm_specs
+
+    folder = algorithm_specs()
+    wrapped = set(use_specs(folder))
+    for name in available_algorithms():
+        print(f"{name}\t{f'wrapped executable ({folder})' if name in wrapped else 'plugin'}")
     return EXIT_OK
 
 
@@ -96,4 +114,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     samples.add_argument("folder")
     samples.set_defaults(handler=command_samples)
     schema = commands.add_parser("schema", help="print run.json's JSON Schema")
+    schema.add_argument(
+        "--algorithm-spec",
+        action="store_true",
+        help="print the algorithm spec's (a CWL CommandLineTool subset) JSON Schema instead",
+    )
     schema.set_defaults(handler=command_schema)
+    algorithms = commands.add_parser(
+        "algorithms", help="list the algorithms installed here and in PIVFLEET_ALGORITHM_SPECS"
+    )
+    algorithms.set_defaults(handler=command_algorithms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from pydantic import BaseModel
@@ -46,6 +47,17 @@ def setting_flags() -> dict[str, str]:
     add_piv_options(parser)
     add_calibration_options(parser)
     return {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+
+
+def parameter(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE`: a JSON value (a number, true, false, null, a list) or else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. --param window=32")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
 
 
 def tiling_choice(text: str) -> str | int:
@@ -131,6 +143,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--algorithm", default="windef", help=algorithm_help())
     parser.add_argument(
+        "--param",
+        dest="parameters",
+        type=parameter,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an algorithm parameter (run.json's algorithm_parameters); repeat for more",
+    )
+    parser.add_argument(
         "--plot", action="store_true", help="a PNG per pair (arrows over speed) and the run's mean"
     )
     parser.add_argument(
@@ -156,6 +177,7 @@ def build_spec(args: argparse.Namespace, run: str, workers: int) -> RunSpec:
     try:
         return RunSpec(
             run=run, algorithm=args.algorithm, piv=PivSettings(**piv), tiling=args.tiling,
+            algorithm_parameters=dict(args.parameters),
             pairing=Pairing(mode=args.pairing), workers=workers,
             outputs=Outputs(plot=args.plot, dataset=args.dataset),
             calibration=Calibration(**given(args, Calibration)),

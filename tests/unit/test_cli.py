@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from pivfleet.algorithms.registry import available_algorithms
 from pivfleet.cli import options
@@ -63,3 +66,44 @@ def test_algorithm_help_names_the_installed_algorithms(command: str) -> None:
     text = " ".join(command_parser(command).format_help().split())  # help wraps lines
     assert f"installed here: {', '.join(available_algorithms())}" in text
     assert "windef" in available_algorithms()
+
+
+EXAMPLE_SPECS = Path(__file__).resolve().parents[2] / "examples" / "c_algorithm"
+
+
+def test_schema_prints_the_algorithm_spec_schema_the_example_meets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["schema", "--algorithm-spec"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    example = yaml.safe_load((EXAMPLE_SPECS / "algorithm.cwl.yml").read_text())
+    jsonschema.validate(example, schema)
+    with pytest.raises(jsonschema.ValidationError, match="baseCommandz"):
+        jsonschema.validate({**example, "baseCommandz": ["x"]}, schema)
+
+
+def test_algorithms_lists_plugins_and_the_wrapped_executables(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIVFLEET_ALGORITHM_SPECS", str(EXAMPLE_SPECS))
+    assert main(["algorithms"]) == 0
+    listed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert listed["windef"] == "plugin"
+    assert listed["blockmatch"].startswith("wrapped executable")
+
+
+def test_param_flags_become_algorithm_parameters() -> None:
+    args = build_parser().parse_args(
+        ["run", "in", "--out", "out", "--param", "radius=3", "--param", "mode=fast,x"]
+    )
+    spec = options.build_spec(args, run="r", workers=1)
+    assert spec.algorithm_parameters == {"radius": 3, "mode": "fast,x"}
+
+
+def test_a_parameter_the_algorithm_refuses_stops_the_run_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in").mkdir()
+    code = main(["run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--param", "x=1"])
+    assert code == 2
+    assert "windef takes its settings from 'piv'; unknown ['x']" in capsys.readouterr().err
