@@ -31,7 +31,7 @@ from pivfleet.core.algorithm_spec import (
 from pivfleet.core.errors import PermanentJobError, RetryableJobError
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings
-from pivfleet.core.tiling import grid_shape
+from pivfleet.core.tiling import TileMode, grid_shape
 from pivfleet.core.vectors import Vectors
 
 log = logging.getLogger("algorithm")
@@ -55,10 +55,9 @@ class Completion:
 class ExecutableAlgorithm:
     """The algorithm an `AlgorithmSpec` describes (registered by `algorithms/registry.py`)."""
 
-    runs_passes = False
-
     def __init__(self, spec: AlgorithmSpec, source: str) -> None:
         self.spec, self.source, self.name = spec, source, spec.name
+        self.tiles: TileMode = spec.job.tiles
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
         parameter_values(self.spec, parameters)

@@ -18,6 +18,7 @@ from pivfleet.core.algorithm_spec import AlgorithmSpec, read_spec, spec_files
 from pivfleet.core.errors import AlgorithmError, SettingsError
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings
+from pivfleet.core.tiling import TileMode
 from pivfleet.core.vectors import Vectors
 
 ENTRY_POINT_GROUP = "pivfleet.algorithms"
@@ -28,9 +29,10 @@ _specs: dict[str, tuple[AlgorithmSpec, str]] = {}
 class Algorithm(Protocol):
     """What every algorithm implements. `process` raises ValueError for bad parameters.
 
-    An algorithm with `runs_passes = True` is pivfleet's own multi-pass engine: its passes can
-    be split, each pass on tiles and its global steps on the whole grid (`engine/rounds.py`).
-    Any other algorithm is a black box: tiles run it whole, on crops with a halo."""
+    An algorithm's optional `tiles` says how its pairs may be cut (`core/tiling.py:TileMode`):
+    `"passes"` is pivfleet's own multi-pass engine, whose passes are split, each pass on tiles
+    and its global steps on the whole grid (`engine/rounds.py`); `"whole"` a program that needs
+    the whole frames; anything else is a black box run on crops with a halo (`"halo"`)."""
 
     name: str
 
@@ -77,14 +79,16 @@ def check_parameters(name: str, parameters: dict[str, Any]) -> None:
         raise SettingsError(f"algorithm_parameters (--param): {error}") from None
 
 
-def runs_passes(name: str) -> bool:
-    """Whether `name` may run pass-synchronously (False when it is not installed here: its
-    workers then get whole pairs or halo tiles, which every algorithm can run)."""
+def tile_mode(name: str) -> TileMode:
+    """How `name`'s pairs may be cut; `"halo"` when it is not installed here (its workers then
+    get whole pairs or halo tiles, which every black box can run)."""
     try:
         algorithm = load_algorithm(name)
     except AlgorithmError:
-        return False
-    return bool(getattr(algorithm, "runs_passes", False))
+        return "halo"
+    declared = getattr(algorithm, "tiles", "halo")
+    modes: tuple[TileMode, ...] = ("passes", "whole")
+    return next((mode for mode in modes if mode == declared), "halo")
 
 
 @cache

@@ -7,6 +7,7 @@ from typing import Any
 
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings
+from pivfleet.core.tiling import TileMode
 from pivfleet.core.vectors import Vectors
 from pivfleet.engine.reference import run_passes
 
@@ -15,7 +16,7 @@ class WindefAlgorithm:
     """Every pass of the user's settings on one crop."""
 
     name = "windef"
-    runs_passes = True
+    tiles: TileMode = "passes"
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
         if parameters:

@@ -17,6 +17,7 @@ from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import PairStatus
 from pivfleet.core.tiling import (
     Tile,
+    TileMode,
     choose_tile_pixels,
     grid_shape,
     plan_pass_tiles,
@@ -119,27 +120,27 @@ def plan_pair(pair: FramePair, read: HeaderReader, spec: RunSpec, key_prefix: st
     return plan.model_copy(update={"image_shape": shape, "grid_shape": grid})
 
 
-def plan_run(
-    spec: RunSpec, frames: RunInput, generation: str, synchronous: bool = False
-) -> RunPlan:
+def plan_run(spec: RunSpec, frames: RunInput, generation: str, mode: TileMode = "halo") -> RunPlan:
     """Pair, check and size every pair's tiles; a bad pair is recorded as failed, not raised.
-    `synchronous`: the algorithm's passes can be split, so tiles run one pass at a time."""
+    `mode`: how the algorithm's pairs may be cut (`core/tiling.py:TileMode`)."""
     found = pair_frames(frames.names, spec.pairing)
     pairs = [plan_pair(p, frames.read, spec, frames.key_prefix) for p in found]
     good = sum(p.error is None for p in pairs)
     return RunPlan(
         spec=spec,
         generation=generation,
-        pairs=[size_tiles(pair, spec, good, synchronous) for pair in pairs],
+        pairs=[size_tiles(pair, spec, good, mode) for pair in pairs],
     )
 
 
-def size_tiles(pair: PairPlan, spec: RunSpec, pairs: int, synchronous: bool) -> PairPlan:
+def size_tiles(pair: PairPlan, spec: RunSpec, pairs: int, mode: TileMode) -> PairPlan:
     """The pair cut for `pairs` good pairs on the run's workers: whole, halo or pass tiles."""
     if pair.error is not None:
         return pair
     shape, piv = pair.image_shape, spec.piv
-    pixels = choose_tile_pixels(spec.tiling, shape, pairs, spec.workers, synchronous)
+    synchronous = mode == "passes"
+    tiling = "none" if mode == "whole" else spec.tiling
+    pixels = choose_tile_pixels(tiling, shape, pairs, spec.workers, synchronous)
     if pixels is None or not synchronous:
         count = len(plan_tiles(shape, piv, pixels))
         return pair.model_copy(update={"tile_count": count, "tile_pixels": pixels})

@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from pivfleet.core.spec import STENCIL_PIXELS, PivSettings, TilingChoice
+
+TileMode = Literal["passes", "halo", "whole"]
+"""How an algorithm's pairs may be cut: pass by pass (pivfleet's own engine), into crops with
+a halo (any black box), or not at all (a program that needs the whole frames)."""
 
 MIN_AUTO_TILE_PIXELS = 1024
 """`tiling: auto` never cuts halo tiles' cores smaller than this, so halo work stays under

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 
 import numpy as np
 from openpiv import filters, pyprocess, validation
@@ -48,7 +49,11 @@ class OpenPivBackend:
 
             return median_flags(u, v, piv)
         threshold = piv.median_threshold
-        flags = validation.local_median_val(u, v, threshold, threshold, size=piv.median_size)
+        # A neighbourhood of holes has no median (NaN, not an outlier): numpy's warning about
+        # it would be the only line `pivfleet run` prints that is not ours.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+            flags = validation.local_median_val(u, v, threshold, threshold, size=piv.median_size)
         return np.asarray(flags, bool)
 
     def replace(

@@ -130,14 +130,22 @@ def test_a_missing_command_is_permanent() -> None:
         algorithm.process(*pair(), PIV, {})
 
 
-@pytest.mark.parametrize("tiling", ["none", "96"])
+RUN_CASES = [("none", "halo", False), ("96", "halo", True), ("96", "whole", False)]
+"""--tiling, the spec's `tiles`, and whether the pair is cut."""
+
+
+@pytest.mark.parametrize("case", RUN_CASES)
 def test_pivfleet_run_runs_a_spec_end_to_end(
-    blockmatch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiling: str
+    blockmatch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: tuple[str, str, bool]
 ) -> None:
+    """Halo tiles when the spec allows them and the run asks; a `tiles: whole` program gets
+    whole pairs whatever `--tiling` says."""
+    tiling, tiles, cut = case
     specs, frames, out = tmp_path / "specs", tmp_path / "in", tmp_path / "out"
     specs.mkdir()
-    document = spec([str(blockmatch)]).model_dump(by_alias=True, exclude_none=True)
-    document["id"] = f"blockmatch-run-{tiling}"  # one name per spec file in this process
+    job = {"tiles": tiles} | ({} if tiles == "halo" else {"haloPixels": None})
+    document = spec([str(blockmatch)], **job).model_dump(by_alias=True, exclude_none=True)
+    document["id"] = f"blockmatch-run-{tiling}-{tiles}"  # one name per spec file here
     (specs / "blockmatch.cwl.json").write_text(json.dumps(document))
     write_pair(frames, "uniform", make_pair((192, 256), uniform(*TRUTH)))
     monkeypatch.setenv("PIVFLEET_ALGORITHM_SPECS", str(specs))
@@ -147,7 +155,7 @@ def test_pivfleet_run_runs_a_spec_end_to_end(
     ])  # fmt: skip
     summary = json.loads((out / "summary.json").read_text())
     assert code == 0 and summary["status"] == "done", summary
-    assert (summary["tiles"] > 1) == (tiling != "none")  # halo tiles, cores stitched
+    assert (summary["tiles"] > 1) == cut  # halo tiles, cores stitched
     u, v = np.loadtxt(out / "uniform.txt")[:, 2:4].T
     assert len(u) == np.prod(grid_shape((192, 256), 32, 16))
     assert abs(np.nanmedian(u) - TRUTH[0]) < 0.5 and abs(np.nanmedian(v) + TRUTH[1]) < 0.5
