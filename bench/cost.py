@@ -36,17 +36,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # tests/synthetic.py and the integration helpers
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import machine  # noqa: E402  (the same machine record as the queue bench)
+from throughput import machine, point_boto3_at  # noqa: E402  (as the queue bench does)
 
 from pivfleet.core.summary import RunSummary  # noqa: E402
 from tests.integration.helpers import Cloud, Role, Roles, wait_for  # noqa: E402
 from tests.synthetic import make_pair, shear, sinusoidal, uniform, vortex, write_pair  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "cost.json"
-REGION = "us-east-1"
 RUN = "cost"
 RUN_TIMEOUT_SECONDS = 600.0
-LEAKY_AWS_VARS = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS")
 
 
 def write_pairs(folder: Path, pairs: int, size: int) -> int:
@@ -70,16 +68,6 @@ def embedded(frames: Path, out: Path, workers: int, engine: str) -> dict[str, An
     wall = time.perf_counter() - started
     summary = RunSummary.model_validate_json((out / "summary.json").read_bytes())
     return figures(summary, wall)
-
-
-def point_boto3_at(endpoint: str) -> None:
-    """Before any client exists: this process and the roles it starts talk to LocalStack."""
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
-    )  # fmt: skip
-    for name in LEAKY_AWS_VARS:
-        os.environ.pop(name, None)
 
 
 def ready(role: Role, message: str) -> bool:
