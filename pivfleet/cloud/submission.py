@@ -56,7 +56,7 @@ def download_results(
     """The run's output files into `out`; `merged`: only the run's own (`summary.json`,
     `run.nc`, `run.png`), not each pair's."""
     store, written = deployment.outputs(), []
-    if merged:
+    if merged and not store.exists(f"{run}/{RUN_OUTPUT_STEM}{NETCDF_SUFFIX}"):
         assemble_run_dataset(deployment, run)
     keys = store.list(f"{run}/")
     if merged:
@@ -70,7 +70,7 @@ def download_results(
 
 
 def assemble_run_dataset(deployment: Deployment, run: str) -> None:
-    """Write `run.nc` if the finished run lacks it (its collector died assembling it)."""
+    """Write the finished run's missing `run.nc` (its collector died assembling it)."""
     store = deployment.outputs()
     try:
         summary = RunSummary.model_validate_json(store.get(f"{run}/{SUMMARY_FILENAME}"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Positive = Annotated[float, Field(gt=0)]
@@ -85,6 +87,15 @@ class Units:
     @property
     def calibrated(self) -> bool:
         return self.metric or self.timed
+
+    @property
+    def speed(self) -> float:
+        """Output velocity units per pixel per frame pair."""
+        return self.length / self.time
+
+    def position(self, pixels: npt.NDArray[np.float64], axis: int) -> npt.NDArray[np.float64]:
+        """Pixel coordinates along `axis` (0: x, 1: y) in output units, from the origin."""
+        return (pixels - self.origin[axis]) * self.length
 
 
 def output_units(calibration: Calibration) -> Units:

@@ -181,10 +181,10 @@ def define(dataset: Any, pixels: dict[str, npt.NDArray[Any]], layout: Layout, ti
 def define_grid(dataset: Any, pixels: dict[str, npt.NDArray[Any]], layout: Layout) -> None:
     """`x`, `y` (calibrated when the run is) from the window centres in pixels, and `t`."""
     units = layout.units
-    for axis, origin in zip("xy", units.origin, strict=True):
+    for index, axis in enumerate("xy"):
         values = pixels[axis]
         variable = dataset.createVariable(axis, "f8", (axis,))
-        variable[:] = (values - origin) * units.length
+        variable[:] = units.position(values, index)
         variable.setncatts(
             {
                 "units": "m" if units.metric else "1",
@@ -261,7 +261,7 @@ def define_fields(dataset: Any, layout: Layout, grid: tuple[int, int]) -> None:
 def velocity_attributes(units: Units) -> dict[str, str]:
     length = "m" if units.metric else ""
     if units.timed:
-        cf = f"{length} s-1".strip() if length else "s-1"
+        cf = f"{length} s-1" if length else "s-1"
         name = "velocity along %s" + ("" if units.metric else ", pixels per second")
     else:
         cf = length or "1"

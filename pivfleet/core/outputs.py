@@ -31,18 +31,17 @@ def render_text(field: Field) -> bytes:
 def calibrate(field: Field, units: Units) -> Field:
     """The field in output units: OpenPIV's `u / dt`, then `scaling.uniform` (x, y, u, v
     divided by pixels per metre), with positions measured from the calibration's origin."""
-    speed = units.length / units.time
     return Field(
-        x=(field.x - units.origin[0]) * units.length,
-        y=(field.y - units.origin[1]) * units.length,
-        u=field.u * speed,
-        v=field.v * speed,
+        x=units.position(field.x, 0),
+        y=units.position(field.y, 1),
+        u=field.u * units.speed,
+        v=field.v * units.speed,
         flags=field.flags,
     )
 
 
 def render_plot(field: Field, title: str, units: Units) -> bytes:
-    """Arrows over the speed's colour map; replaced and missing vectors' arrows in red."""
+    """Arrows over the speed's colour map; replaced and missing vectors as red dots."""
     import matplotlib
 
     matplotlib.use("Agg")

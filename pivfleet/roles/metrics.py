@@ -104,9 +104,9 @@ class MeteredStore:
         self.meter.count(None, read=len(data))
         return data
 
-    def _wrote(self, data: bytes, wrote: bool = True) -> bool:
-        size = len(data) if wrote else 0
-        self.meter.count(None, written=size, kept=size if self.kept else 0)
+    def _wrote(self, size: int, wrote: bool = True) -> bool:
+        written = size if wrote else 0
+        self.meter.count(None, written=written, kept=written if self.kept else 0)
         return wrote
 
     def get(self, key: str) -> bytes:
@@ -125,21 +125,21 @@ class MeteredStore:
     def put(self, key: str, data: bytes) -> None:
         self.meter.count("s3_put")
         self.store.put(key, data)
-        self._wrote(data)
+        self._wrote(len(data))
 
     def put_file(self, key: str, path: Path) -> None:
         size = path.stat().st_size
         self.meter.count("s3_put", upload_requests(size))
         self.store.put_file(key, path)
-        self.meter.count(None, written=size, kept=size if self.kept else 0)
+        self._wrote(size)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         self.meter.count("s3_put")
-        return self._wrote(data, self.store.put_if_absent(key, data))
+        return self._wrote(len(data), self.store.put_if_absent(key, data))
 
     def put_if_tagged(self, key: str, data: bytes, tag: str | None) -> bool:
         self.meter.count("s3_put")
-        return self._wrote(data, self.store.put_if_tagged(key, data, tag))
+        return self._wrote(len(data), self.store.put_if_tagged(key, data, tag))
 
     def exists(self, key: str) -> bool:
         self.meter.count("s3_head")

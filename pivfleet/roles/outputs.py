@@ -14,9 +14,9 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from pivfleet.core.calibration import output_units
 from pivfleet.core.keys import NETCDF_SUFFIX, PLOT_SUFFIX, TEXT_SUFFIX
 from pivfleet.core.netcdf import Layout, Step, render_pair, run_dataset
 from pivfleet.core.outputs import calibrate, render_plot, render_text
@@ -34,9 +34,14 @@ class RunOutputs:
     storage: RunStorage
     plan: RunPlan
 
+    @cached_property
+    def layout(self) -> Layout:
+        """The run's units and time axis, the same for each of its files."""
+        return Layout.of(self.plan.spec)
+
     def write_pair(self, pair: PairPlan, vectors: Vectors) -> None:
         """`<pair>.txt`, `.nc` and `.png`, as the run's outputs ask."""
-        spec, layout = self.plan.spec, Layout.of(self.plan.spec)
+        spec, layout = self.plan.spec, self.layout
         field = to_field(vectors, spec.piv)
         scaled = calibrate(field, layout.units)
         step = Step(field, self.plan.pairs.index(pair), pair.name, pair.frame_a, pair.frame_b)
@@ -70,7 +75,7 @@ class RunOutputs:
             path = Path(scratch) / "run.nc"
             mean = self.assemble(path, [p for p in pairs if p.grid_shape == grid])
             if self.plan.spec.outputs.plot:
-                units = output_units(self.plan.spec.calibration)
+                units = self.layout.units
                 title = f"run {self.plan.spec.run}: mean of the valid vectors"
                 png = render_plot(calibrate(mean, units), title, units)
                 outputs.put(keys.run_output(PLOT_SUFFIX), png)
@@ -82,7 +87,7 @@ class RunOutputs:
         left_out = [pair.name for pair in self.plan.pairs if pair.name not in names]
         files = self.read_files([pair.name for pair in pairs])
         first = next(files)
-        with run_dataset(path, first, Layout.of(self.plan.spec), left_out) as dataset:
+        with run_dataset(path, first, self.layout, left_out) as dataset:
             for data in itertools.chain([first], files):
                 dataset.add(data)
             return dataset.mean()
