@@ -48,6 +48,8 @@ def test_a_dispatcher_killed_at_any_step_is_resumed(cloud: Cloud, roles: Roles, 
     assert summary["status"] == "done", summary
     assert summary["tiles"] > 10, "enough jobs for more than one SendMessageBatch"
     assert cloud.output_keys(f"{run}/p/") == [f"{run}/p/exp1_001.nc", f"{run}/p/exp1_001.txt"]
+    # The summary lands before the collector assembles run.nc and logs, so wait for its log.
+    wait_for(lambda: collector.messages("run finished"), 60, "the collector to log the run")
     assert len(collector.messages("pair finished")) == 1
     assert len(collector.messages("run finished")) == 1
 
