@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pivfleet.algorithms import registry
 from pivfleet.cli.samples import SAMPLE_PAIRS, copy_samples
 
 
@@ -22,6 +23,14 @@ def root_log_handlers() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def installed_algorithms_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the installed algorithms only: the specs `use_specs` registered
+    for a test (a process serves one folder; tests reuse names) do not reach the next one."""
+    monkeypatch.setattr(registry, "_specs", {})
+    registry.load_algorithm.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,14 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pivfleet.algorithms.executable import ExecutableAlgorithm
+from pivfleet.algorithms.executable_step import ExecutableImageStep
 from pivfleet.core.algorithm_spec import AlgorithmSpec, read_spec, spec_files
 from pivfleet.core.errors import AlgorithmError, SettingsError
 from pivfleet.core.imaging import Frame
-from pivfleet.core.spec import PivSettings
+from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.tiling import TileMode
 from pivfleet.core.vectors import Vectors
 
@@ -39,6 +40,17 @@ class Algorithm(Protocol):
     def process(
         self, frame_a: Frame, frame_b: Frame, piv: PivSettings, parameters: dict[str, Any]
     ) -> Vectors: ...
+
+
+class ImageStep(Protocol):
+    """What an image step implements (`run.json`'s `steps`): both frames in, both out, the
+    same size, raw grey levels as floats. Raise ValueError for bad parameters."""
+
+    name: str
+
+    def process_images(
+        self, frame_a: Frame, frame_b: Frame, parameters: dict[str, Any]
+    ) -> tuple[Frame, Frame]: ...
 
 
 def available_algorithms() -> list[str]:
@@ -65,7 +77,9 @@ def use_specs(folder: Path | None) -> list[str]:
     return names
 
 
-def check_parameters(name: str, parameters: dict[str, Any]) -> None:
+def check_parameters(
+    name: str, parameters: dict[str, Any], where: str = "algorithm_parameters (--param)"
+) -> None:
     """SettingsError when the algorithm installed here as `name` refuses `parameters` (an
     algorithm's optional `check_parameters`); one not installed here is checked where it runs."""
     if name not in available_algorithms():
@@ -76,7 +90,38 @@ def check_parameters(name: str, parameters: dict[str, Any]) -> None:
     try:
         check(parameters)
     except ValueError as error:
-        raise SettingsError(f"algorithm_parameters (--param): {error}") from None
+        raise SettingsError(f"{where}: {error}") from None
+
+
+def image_step(name: str) -> ImageStep:
+    """The algorithm `name` as an image step, or AlgorithmError saying it makes vectors."""
+    algorithm = load_algorithm(name)
+    if not callable(getattr(algorithm, "process_images", None)):
+        raise AlgorithmError(
+            f"{name!r} makes vectors, not images: it cannot be one of run.json's steps "
+            "(an image step implements process_images, or its spec's outputs are frame_a "
+            "and frame_b); name it as the run's algorithm instead"
+        )
+    return cast(ImageStep, algorithm)
+
+
+def check_run(spec: RunSpec) -> None:
+    """Refuse a run whose algorithms installed here do not fit their places: each step an
+    image step, the run's algorithm one that makes vectors, every one's parameters
+    acceptable. Those not installed here are checked where they run."""
+    installed = available_algorithms()
+    for index, step in enumerate(spec.steps):
+        if step.algorithm in installed:
+            image_step(step.algorithm)
+        check_parameters(step.algorithm, step.parameters, f"steps[{index}].parameters (--step)")
+    if spec.algorithm in installed and not callable(
+        getattr(load_algorithm(spec.algorithm), "process", None)
+    ):
+        raise AlgorithmError(
+            f"algorithm {spec.algorithm!r} is an image step: list it under steps (--step), "
+            "and name the PIV algorithm that follows it (e.g. windef) as the run's algorithm"
+        )
+    check_parameters(spec.algorithm, spec.algorithm_parameters)
 
 
 def tile_mode(name: str) -> TileMode:
@@ -96,7 +141,10 @@ def load_algorithm(name: str) -> Algorithm:
     """Instantiate the algorithm registered as `name`, or say which ones exist."""
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found and name in _specs:
-        return ExecutableAlgorithm(*_specs[name])
+        spec, source = _specs[name]
+        if spec.makes_images:
+            return cast(Algorithm, ExecutableImageStep(spec, source))
+        return ExecutableAlgorithm(spec, source)
     if not found:
         raise AlgorithmError(
             f"unknown algorithm {name!r}; installed: {', '.join(available_algorithms())}. "

@@ -49,3 +49,31 @@ def write_pgm(path: Path, frame: Frame) -> None:
     with path.open("wb") as file:
         file.write(f"P5\n{width} {height}\n{maxval}\n".encode("ascii"))
         file.write(raster.tobytes())
+
+
+def read_staged(path: Path, file_format: str) -> Frame:
+    """A frame a command wrote in `file_format` (an image step's output), as float64 grey
+    levels; ValueError saying what is wrong with the file."""
+    if file_format == "pivfleet:npy":
+        frame = np.load(path, allow_pickle=False)
+    elif file_format == "pivfleet:tiff":
+        import tifffile
+
+        frame = tifffile.imread(path)
+    else:
+        frame = read_pgm(path)
+    if frame.ndim != 2:
+        raise ValueError(f"a frame has 2 dimensions (rows, columns), not {frame.shape}")
+    return np.asarray(frame, dtype=np.float64)
+
+
+def read_pgm(path: Path) -> npt.NDArray[np.generic]:
+    """Binary PGM (P5), 8- or 16-bit, with one header line per field as `write_pgm` writes."""
+    data = path.read_bytes()
+    fields = data.split(maxsplit=4)
+    if len(fields) < 5 or fields[0] != b"P5":
+        raise ValueError("not a binary PGM (P5) file")
+    width, height, maxval = (int(f) for f in fields[1:4])
+    dtype = np.uint8 if maxval <= PGM_8BIT_MAX else np.dtype(">u2")
+    raster = data[len(data) - width * height * np.dtype(dtype).itemsize :]
+    return np.frombuffer(raster, dtype=dtype).reshape(height, width)

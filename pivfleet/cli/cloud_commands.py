@@ -38,13 +38,13 @@ def command_bootstrap(args: argparse.Namespace) -> int:
 
 
 def command_submit(args: argparse.Namespace) -> int:
-    from pivfleet.algorithms.registry import check_parameters, use_specs
+    from pivfleet.algorithms.registry import check_run, use_specs
     from pivfleet.cloud.config import algorithm_specs
     from pivfleet.cloud.submission import submit
 
     spec = options.build_spec(args, run=args.run, workers=args.workers)
     use_specs(algorithm_specs())
-    check_parameters(spec.algorithm, spec.algorithm_parameters)  # when installed here
+    check_run(spec)  # the algorithms installed here
     count = submit(connect(), Path(args.input), spec, replace=args.replace)
     print(
         f"uploaded {count} frames and {args.run}/run.json; follow with: pivfleet status {args.run}"

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pivfleet.algorithms.registry import check_parameters, load_algorithm, use_specs
+from pivfleet.algorithms.registry import check_run, load_algorithm, use_specs
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
 from pivfleet.core.imaging import Frame, FrameHeader, read_frame, read_header
@@ -26,7 +26,7 @@ from pivfleet.core.keys import (
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.pairing import pair_frames
 from pivfleet.core.plan import RunInput
-from pivfleet.core.ports import ACK, Message, Outcome, dead_letter
+from pivfleet.core.ports import ACK, JobSender, Message, Outcome, dead_letter
 from pivfleet.core.progress import Progress
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import RunSummary
@@ -73,6 +73,11 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
     for process in list((pool._processes or {}).values()):
         process.terminate()
+
+
+def one_queue(jobs: InMemoryQueue) -> JobSender:
+    """Every algorithm's jobs on one queue: each pool process runs any of them."""
+    return lambda _algorithm, bodies: jobs.send(bodies)
 
 
 def check_input_folder(input_dir: Path) -> None:
@@ -193,8 +198,9 @@ class EmbeddedRun:
     def execute(self) -> RunSummary:
         check_input_folder(self.input_dir)
         use_specs(self.algorithm_specs)
-        load_algorithm(self.spec.algorithm)  # a misspelt --algorithm stops here, not per pair
-        check_parameters(self.spec.algorithm, self.spec.algorithm_parameters)
+        for algorithm in self.spec.algorithms:  # a misspelt name stops here, not per pair
+            load_algorithm(algorithm)
+        check_run(self.spec)
         check_output_folder(self.input_dir, self.out_dir)
         self.clear_earlier_results()
         with tempfile.TemporaryDirectory(prefix=".pivfleet-", dir=self.out_dir) as scratch:
@@ -206,10 +212,11 @@ class EmbeddedRun:
         jobs, dispatching = InMemoryQueue(f"jobs-{self.spec.algorithm}"), Meter()
         plan = dispatch_run(
             self.spec, self._inputs(dispatching), metered_storage(storage, dispatching),
-            metered_sender(jobs.send, dispatching), dispatching,
+            metered_sender(one_queue(jobs), dispatching), dispatching,
         )  # fmt: skip
         assert plan is not None  # a fresh scratch store has no plan yet
-        progress = Progress(len(plan.pairs), sum(p.tile_count for p in plan.pairs))
+        steps = len(self.spec.steps) * sum(p.error is None for p in plan.pairs)
+        progress = Progress(len(plan.pairs), sum(p.tile_count for p in plan.pairs) + steps)
         for status in plan.failed_statuses():
             progress.note(f"pair {status.pair} failed: {status.errors[0]}")
             progress.pair_done(failed=True)
@@ -220,7 +227,8 @@ class EmbeddedRun:
         with ProcessPoolExecutor(
             self.workers, initializer=init_pool_process, initargs=args
         ) as pool:
-            return self._consume(Collector(storage, plan, jobs.send), progress, jobs, pool)
+            collector = Collector(storage, plan, one_queue(jobs))
+            return self._consume(collector, progress, jobs, pool)
 
     def clear_earlier_results(self) -> None:
         """Results are never stale: an earlier run's files in `out_dir` (its summary, and any

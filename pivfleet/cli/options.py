@@ -12,6 +12,7 @@ from pivfleet.core.calibration import Calibration
 from pivfleet.core.errors import SettingsError
 from pivfleet.core.spec import (
     MAX_FRAME_PIXELS_DEFAULT,
+    ImageStep,
     Outputs,
     Pairing,
     PivSettings,
@@ -58,6 +59,19 @@ def parameter(text: str) -> tuple[str, Any]:
         return name, json.loads(value)
     except ValueError:
         return name, value
+
+
+def image_step(text: str) -> ImageStep:
+    """`ALGORITHM[:NAME=VALUE,…]`: an image step and its parameters (values as --param's)."""
+    algorithm, _, listed = text.partition(":")
+    try:
+        pairs = [parameter(item) for item in listed.split(",") if item]
+        return ImageStep(algorithm=algorithm, parameters=dict(pairs))
+    except (argparse.ArgumentTypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(
+            f"--step {text!r}: {error}; give ALGORITHM or ALGORITHM:NAME=VALUE,NAME=VALUE, "
+            "e.g. --step background:radius=7"
+        ) from None
 
 
 def tiling_choice(text: str) -> str | int:
@@ -152,6 +166,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="an algorithm parameter (run.json's algorithm_parameters); repeat for more",
     )
     parser.add_argument(
+        "--step",
+        dest="steps",
+        type=image_step,
+        action="append",
+        default=[],
+        metavar="ALGORITHM[:NAME=VALUE,…]",
+        help="an image step run on each pair before --algorithm (run.json's steps), in order",
+    )
+    parser.add_argument(
         "--plot", action="store_true", help="a PNG per pair (arrows over speed) and the run's mean"
     )
     parser.add_argument(
@@ -177,7 +200,7 @@ def build_spec(args: argparse.Namespace, run: str, workers: int) -> RunSpec:
     try:
         return RunSpec(
             run=run, algorithm=args.algorithm, piv=PivSettings(**piv), tiling=args.tiling,
-            algorithm_parameters=dict(args.parameters),
+            algorithm_parameters=dict(args.parameters), steps=args.steps,
             pairing=Pairing(mode=args.pairing), workers=workers,
             outputs=Outputs(plot=args.plot, dataset=args.dataset),
             calibration=Calibration(**given(args, Calibration)),

@@ -80,20 +80,24 @@ def holds_messages(deployment: Deployment, url: str) -> bool:
 
 
 def dead_jobs(deployment: Deployment, plan: RunPlan) -> list[tuple[TileJob, str]]:
-    """The plan's jobs in its algorithm's dead-letter queue, with their reasons (left there)."""
-    name = jobs_queue(plan.spec.algorithm, deployment.config.name_prefix).dlq_name
-    url = deployment.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    """The plan's jobs in its algorithms' dead-letter queues, with their reasons (left there)."""
+    found = []
+    for algorithm in plan.spec.algorithms:
+        name = jobs_queue(algorithm, deployment.config.name_prefix).dlq_name
+        found += dead_jobs_in(deployment, deployment.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    run, generation = plan.spec.run, plan.generation
+    return [
+        (job, reason) for job, reason in found if (job.run, job.generation) == (run, generation)
+    ]
+
+
+def dead_jobs_in(deployment: Deployment, url: str) -> list[tuple[TileJob, str]]:
     if not holds_messages(deployment, url):
         return []
     messages = peek(deployment, url)
     release(deployment, url, messages)
     jobs = [(job_of(raw), reason_of(raw)) for raw in messages]
-    run, generation = plan.spec.run, plan.generation
-    return [
-        (job, reason)
-        for job, reason in jobs
-        if job is not None and (job.run, job.generation) == (run, generation)
-    ]
+    return [(job, reason) for job, reason in jobs if job is not None]
 
 
 def list_dead_letters(deployment: Deployment, run: str) -> list[dict[str, Any]]:

@@ -30,7 +30,8 @@ RUN_FILES = frozenset(
 def submit(deployment: Deployment, folder: Path, spec: RunSpec, replace: bool = False) -> int:
     """Upload the frames, then run.json last: its notification starts the run (a new
     generation, whose outputs replace the earlier ones completely)."""
-    deployment.known_jobs_queue(spec.algorithm)
+    for algorithm in spec.algorithms:
+        deployment.known_jobs_queue(algorithm)
     frames = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
     if not frames:
         raise PairingError(f"{folder}: no image files to submit")

@@ -30,7 +30,6 @@ NAMESPACE = "https://github.com/pivfleet/pivfleet/algorithm-spec#"
 CWLTOOL_NAMESPACE = "http://commonwl.org/cwltool#"
 FRAME_FORMATS = ("pivfleet:pgm", "pivfleet:tiff", "pivfleet:npy")
 VECTOR_FORMATS = ("pivfleet:openpiv-text", "pivfleet:npz")
-IMAGE_FORMATS = ("pivfleet:images",)
 ALGORITHM_ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,40}"
 """As run.json's `algorithm`: it names the algorithm's queue."""
 DEFAULT_TIMEOUT_SECONDS = 3600
@@ -115,10 +114,13 @@ class OutputBinding(Strict):
 
 class FileOutput(Strict):
     type: Literal["File"]
-    format: Literal["pivfleet:openpiv-text", "pivfleet:npz", "pivfleet:images"]
-    """`openpiv-text`: OpenPIV's `tools.save` columns x y u v [flags [mask]] after
-    `transform_coordinates` (y and v up), pixels; `npz`: arrays u, v [flags] in image
-    coordinates (v down); `images`: a preprocessing step's frames (not yet runnable)."""
+    format: Literal[
+        "pivfleet:openpiv-text", "pivfleet:npz", "pivfleet:pgm", "pivfleet:tiff", "pivfleet:npy"
+    ]
+    """A vector file: `openpiv-text`, OpenPIV's `tools.save` columns x y u v [flags [mask]]
+    after `transform_coordinates` (y and v up), pixels; `npz`, arrays u, v [flags] in image
+    coordinates (v down). Or, for an image step's outputs `frame_a` and `frame_b`, a frame:
+    `pgm`, `tiff` or `npy`, the size of the input frames."""
     output_binding: OutputBinding
     doc: str | None = None
 
@@ -209,7 +211,8 @@ class AlgorithmSpec(Strict):
     arguments: list[str] = Field(default_factory=list)
     """Literal arguments, placed at position 0 in CWL's order (expressions are not supported)."""
     inputs: dict[str, Annotated[FrameInput | ParameterInput, Field(discriminator="type")]]
-    outputs: Annotated[dict[str, FileOutput], Field(min_length=1, max_length=1)]
+    outputs: Annotated[dict[str, FileOutput], Field(min_length=1, max_length=2)]
+    """One vector file, or an image step's two frames, `frame_a` and `frame_b`."""
     requirements: Requirements = Field(default_factory=Requirements)
     hints: Hints = Field(default_factory=Hints)
 
@@ -241,6 +244,7 @@ class AlgorithmSpec(Strict):
     def _inputs_are_pivfleets(self) -> AlgorithmSpec:
         check_frames(self.inputs)
         check_grid_inputs(self.inputs)
+        check_outputs(self.outputs)
         used = {"pivfleet": NAMESPACE, "cwltool": CWLTOOL_NAMESPACE}
         for prefix, iri in used.items():
             if prefix in self.namespaces and self.namespaces[prefix] != iri:
@@ -258,6 +262,11 @@ class AlgorithmSpec(Strict):
     @property
     def output(self) -> FileOutput:
         return next(iter(self.outputs.values()))
+
+    @property
+    def makes_images(self) -> bool:
+        """An image step (`run.json`'s `steps`): its outputs are the two frames."""
+        return set(self.outputs) == set(FRAME_INPUTS)
 
     @property
     def timeout_seconds(self) -> int:
@@ -287,6 +296,23 @@ def check_frames(inputs: dict[str, FrameInput | ParameterInput]) -> None:
     extra = sorted(set(files) - set(FRAME_INPUTS))
     if extra:
         raise ValueError(f"inputs {extra}: only frame_a and frame_b may be Files")
+
+
+def check_outputs(outputs: dict[str, FileOutput]) -> None:
+    if set(outputs) == set(FRAME_INPUTS):
+        wrong = sorted(n for n, o in outputs.items() if o.format not in FRAME_FORMATS)
+        if wrong:
+            raise ValueError(
+                f"outputs {wrong}: an image step's frames are pivfleet:pgm, pivfleet:tiff or "
+                "pivfleet:npy"
+            )
+        return
+    if len(outputs) != 1 or next(iter(outputs.values())).format not in VECTOR_FORMATS:
+        raise ValueError(
+            f"outputs {sorted(outputs)}: declare one vector file (format "
+            "pivfleet:openpiv-text or pivfleet:npz), or, for an image step, frame_a and "
+            "frame_b (format pivfleet:pgm, pivfleet:tiff or pivfleet:npy)"
+        )
 
 
 def check_grid_inputs(inputs: dict[str, FrameInput | ParameterInput]) -> None:

@@ -21,6 +21,7 @@ OUTPUT_SUFFIXES = (TEXT_SUFFIX, NETCDF_SUFFIX, PLOT_SUFFIX)
 """A pair's output files are `<pair><suffix>`."""
 RUN_OUTPUT_STEM = "run"
 """The run's own outputs beside its pairs': `run.nc` (every pair along time), `run.png`."""
+STEP_RECORD_SUFFIX = "/result.json"
 GENERATION_PATTERN = r"^\d{8}T\d{6}\d{3}Z-[0-9A-Za-z]{1,16}$"
 
 
@@ -75,6 +76,26 @@ class RunKeys:
         """Frame `side` ("a" or "b") of a pass-synchronous pair in strips (`core/strips.py`),
         written once by the dispatcher: its jobs read about their crops only."""
         return f"{self.work}/frames/{pair}/{side}.npy"
+
+    def step_frames(self, pair: str, step: int, side: str) -> str:
+        """Frame `side` as image step `step` of the pair left it, in strips (`core/strips.py`):
+        the next step reads it whole, the PIV jobs about their crops only."""
+        return f"{self.steps(pair, step)}/{side}.npy"
+
+    def steps(self, pair: str, step: int) -> str:
+        """Image step `step` of a pair: its frames, its result and the marker that the jobs
+        after it (the next step's, or the PIV jobs after the last) were sent."""
+        return f"{self.work}/steps/{pair}/{step}"
+
+    def step_record(self, pair: str, step: int) -> str:
+        return f"{self.steps(pair, step)}{STEP_RECORD_SUFFIX}"
+
+    def step_records(self, pair: str) -> str:
+        """The folder of every image step of the pair (`step_record`s end STEP_RECORD_SUFFIX)."""
+        return f"{self.work}/steps/{pair}/"
+
+    def step_sent(self, pair: str, step: int) -> str:
+        return f"{self.steps(pair, step)}/next-sent"
 
     def tile(self, pair: str, tile: int) -> str:
         return f"{self.work}/tiles/{pair}/{tile:05d}.npz"

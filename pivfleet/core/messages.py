@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pivfleet.core.cost import Usage
 from pivfleet.core.errors import PoisonMessageError
 from pivfleet.core.keys import GENERATION_PATTERN
+from pivfleet.core.ports import JobSender
 from pivfleet.core.spec import MAX_FRAME_PIXELS_DEFAULT, PivSettings
 from pivfleet.core.tiling import Box, Tile
 
@@ -27,6 +28,8 @@ class TileMessage(BaseModel):
     pass_index: int | None = None
     """None: every pass runs in one job (a whole pair, or a halo tile of an algorithm that is a
     black box); k: pass k of a pass-synchronous pair, whose core is a block of pass k's grid."""
+    step: int | None = None
+    """k: the job is the pair's image step k (`RunSpec.steps`): whole frames in and out."""
 
 
 class TileJob(TileMessage):
@@ -44,6 +47,9 @@ class TileJob(TileMessage):
     parameters: dict[str, Any] = Field(default_factory=dict)
     max_frame_pixels: int = MAX_FRAME_PIXELS_DEFAULT
     """The run's limit, checked again on the header when the worker reads each frame."""
+    frames_from_step: int | None = None
+    """k: the job reads the frames image step k wrote (in strips, in the work store) instead
+    of `frame_a` and `frame_b`."""
 
 
 class TileResult(TileMessage):
@@ -68,6 +74,15 @@ class TileResult(TileMessage):
     """The job's time held, requests and bytes (`core/cost.py`): its reads and writes, its
     receive, heartbeats and this result's send; its acknowledgement comes after the result,
     so it is counted with the worker's next one."""
+
+
+def send_jobs(send: JobSender, jobs: list[TileJob]) -> None:
+    """Send `jobs` to their algorithms' queues (a run with image steps has several)."""
+    by_algorithm: dict[str, list[str]] = {}
+    for job in jobs:
+        by_algorithm.setdefault(job.algorithm, []).append(job.model_dump_json())
+    for algorithm, bodies in by_algorithm.items():
+        send(algorithm, bodies)
 
 
 AnyMessage = Annotated[TileJob | TileResult, Field(discriminator="kind")]

@@ -16,6 +16,7 @@ from pivfleet.core.pairing import FramePair, pair_frames
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import PairStatus
 from pivfleet.core.tiling import (
+    Box,
     Tile,
     TileMode,
     choose_tile_pixels,
@@ -151,19 +152,42 @@ def size_tiles(pair: PairPlan, spec: RunSpec, pairs: int, mode: TileMode) -> Pai
 
 
 def plan_jobs(plan: RunPlan) -> list[TileJob]:
-    """The plan's first jobs (pass 0 of pass-synchronous pairs): rebuilt from the plan alone,
-    the same every time (no frame reads), so a dispatcher that finds a stored plan can send
-    its jobs again."""
+    """The plan's first jobs (each pair's first image step, or its PIV jobs: pass 0 of a
+    pass-synchronous pair): rebuilt from the plan alone, the same every time (no frame
+    reads), so a dispatcher that finds a stored plan can send its jobs again."""
     jobs: list[TileJob] = []
     for pair in plan.pairs:
-        if pair.error is not None:
-            continue
-        if pair.synchronous:
-            jobs += plan_pass_jobs(plan, pair, 0, reach_px=0)
-            continue
-        tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels)
-        jobs += [make_job(plan, pair, tile, len(tiles)) for tile in tiles]
+        if pair.error is None:
+            jobs += plan_step_jobs(plan, pair, 0)
     return jobs
+
+
+def plan_step_jobs(plan: RunPlan, pair: PairPlan, step: int) -> list[TileJob]:
+    """The jobs of the pair's image step `step`; the PIV jobs after the last step."""
+    if step == len(plan.spec.steps):
+        return plan_piv_jobs(plan, pair)
+    rows, cols = pair.grid_shape
+    height, width = pair.image_shape
+    whole = Tile(
+        index=0, crop=Box(y0=0, y1=height, x0=0, x1=width), core=Box(y0=0, y1=rows, x0=0, x1=cols)
+    )
+    job = make_job(plan, pair, whole, 1).model_copy(
+        update={
+            "step": step,
+            "algorithm": plan.spec.steps[step].algorithm,
+            "parameters": plan.spec.steps[step].parameters,
+            "frames_from_step": step - 1 if step else None,
+        }
+    )
+    return [job]
+
+
+def plan_piv_jobs(plan: RunPlan, pair: PairPlan) -> list[TileJob]:
+    """The pair's first PIV jobs: every tile, or pass 0's of a pass-synchronous pair."""
+    if pair.synchronous:
+        return plan_pass_jobs(plan, pair, 0, reach_px=0)
+    tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels)
+    return [make_job(plan, pair, tile, len(tiles)) for tile in tiles]
 
 
 def plan_pass_jobs(plan: RunPlan, pair: PairPlan, index: int, reach_px: int) -> list[TileJob]:
@@ -192,4 +216,5 @@ def make_job(
         piv=spec.piv,
         parameters=spec.algorithm_parameters,
         max_frame_pixels=spec.max_frame_pixels,
+        frames_from_step=len(spec.steps) - 1 if spec.steps else None,
     )

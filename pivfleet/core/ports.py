@@ -131,13 +131,13 @@ class BlobStore(Protocol):
     def list(self, prefix: str) -> list[str]: ...
 
 
-JobSender = Callable[[list[str]], None]
-"""Sends job bodies to a jobs queue (`JobQueue.send` without a delay)."""
+JobSender = Callable[[str, list[str]], None]
+"""Sends job bodies to the jobs queue of an algorithm (`JobQueue.send` without a delay)."""
 JobsQueueFinder = Callable[[str], JobQueue]
 """An algorithm's jobs queue; raises PivfleetError naming the algorithm when it has none."""
 
 
-def sender(find: JobsQueueFinder, algorithm: str) -> JobSender:
-    """Sends to the algorithm's queue, found when first needed (a run's next pass), so a run
-    that never sends looks up nothing."""
-    return lambda bodies: find(algorithm).send(bodies)
+def sender(find: JobsQueueFinder) -> JobSender:
+    """Sends to each algorithm's queue, found when first needed (a run's next pass or step),
+    so a run that never sends looks up nothing."""
+    return lambda algorithm, bodies: find(algorithm).send(bodies)

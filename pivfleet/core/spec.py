@@ -159,6 +159,31 @@ class Pairing(BaseModel):
 
 
 TilingChoice = Literal["auto", "none"] | Annotated[int, Field(ge=32)]
+ALGORITHM_NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,40}"
+"""An algorithm's name: it names the algorithm's queue, `<prefix>-jobs-<name>`."""
+MAX_STEPS = 8
+
+
+def check_algorithm_name(value: str) -> str:
+    if not re.fullmatch(ALGORITHM_NAME_PATTERN, value):
+        raise ValueError(
+            f"algorithm {value!r}: use lowercase letters, digits and '-' (it names a queue)"
+        )
+    return value
+
+
+class ImageStep(BaseModel):
+    """An image step run on each pair before the PIV `algorithm`: both frames in, both frames
+    out, the same size (background subtraction, contrast normalisation…). Each step's
+    outputs are the next step's inputs; its jobs go to its algorithm's own queue."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    """The step algorithm's parameters, as `algorithm_parameters` are the PIV algorithm's."""
+
+    _check_name = field_validator("algorithm")(check_algorithm_name)
 
 
 class Outputs(BaseModel):
@@ -203,6 +228,9 @@ class RunSpec(BaseModel):
     algorithm: str = "windef"
     piv: PivSettings = PivSettings()
     algorithm_parameters: dict[str, Any] = Field(default_factory=dict)
+    steps: Annotated[list[ImageStep], Field(max_length=MAX_STEPS)] = Field(default_factory=list)
+    """Image steps run on each pair, in order, before `algorithm`; a failed step fails only
+    its pair."""
     pairing: Pairing = Pairing()
     tiling: TilingChoice = "auto"
     workers: Annotated[int, Field(ge=1, le=100_000)] = 16
@@ -232,14 +260,12 @@ class RunSpec(BaseModel):
             )
         return self
 
-    @field_validator("algorithm")
-    @classmethod
-    def _check_algorithm_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", value):
-            raise ValueError(
-                f"algorithm {value!r}: use lowercase letters, digits and '-' (it names a queue)"
-            )
-        return value
+    _check_algorithm_name = field_validator("algorithm")(check_algorithm_name)
+
+    @property
+    def algorithms(self) -> list[str]:
+        """Every algorithm the run's jobs go to: its steps', then the PIV algorithm."""
+        return list(dict.fromkeys([*(step.algorithm for step in self.steps), self.algorithm]))
 
 
 def describe_validation(error: ValidationError, names: Mapping[str, str] | None = None) -> str:

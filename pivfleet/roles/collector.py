@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from pivfleet.core.cost import RunUsage, total
 from pivfleet.core.errors import PoisonMessageError
-from pivfleet.core.keys import OUTPUT_SUFFIXES, bucket_keys
-from pivfleet.core.messages import TileResult, parse_message
-from pivfleet.core.plan import PairPlan, RunPlan
+from pivfleet.core.keys import OUTPUT_SUFFIXES, STEP_RECORD_SUFFIX, bucket_keys
+from pivfleet.core.messages import TileResult, parse_message, send_jobs
+from pivfleet.core.plan import PairPlan, RunPlan, plan_step_jobs
 from pivfleet.core.ports import (
     ACK,
     BlobStore,
@@ -35,7 +35,7 @@ from pivfleet.roles.metrics import Meter, metered_sender, metered_storage, recor
 from pivfleet.roles.outputs import RunOutputs
 from pivfleet.roles.rounds import PassRounds
 from pivfleet.roles.steps import Step, StepResults, pair_steps
-from pivfleet.roles.storage import RunStorage
+from pivfleet.roles.storage import RunStorage, read_many
 
 log = logging.getLogger(__name__)
 PLANS_CACHED = 32
@@ -72,6 +72,8 @@ class Collector:
         keys = self.storage.keys
         batches: dict[Step, list[tuple[str, TileResult]]] = {}
         for result in results:
+            if result.step is not None:  # an image step's result is collected alone
+                continue
             pair = self.plan.pair(result.pair)
             step = pair_steps(keys, pair)[result.pass_index or 0]
             record = keys.record(pair.name, result.pass_index, result.tile)
@@ -81,6 +83,8 @@ class Collector:
 
     def collect(self, result: TileResult) -> Collected:
         """Record `result`; finish its pair, and then the run, when it was the last one."""
+        if result.step is not None:
+            return self.collect_step(result)
         if result.pass_index is not None:
             return self.collect_pass(result)
         keys, pair = self.storage.keys, self.plan.pair(result.pair)
@@ -110,12 +114,44 @@ class Collector:
         status = self.finish_pair(pair, finished.status, finished.vectors)
         return Collected(status, self.finish_run())
 
+    def collect_step(self, result: TileResult) -> Collected:
+        """An image step's result: the pair's next jobs (the next step's, or its PIV jobs
+        after the last), sent once; a failed step fails the pair."""
+        work, keys, pair = self.storage.work, self.storage.keys, self.plan.pair(result.pair)
+        assert result.step is not None
+        if self.storage.is_finished(pair.name):
+            return Collected(summary=self.finish_run())
+        work.put(keys.step_record(pair.name, result.step), result.model_dump_json().encode())
+        if result.status == "failed":
+            status = step_failure(pair, result, self.plan.spec.steps[result.step].algorithm)
+            return Collected(self.finish_pair(pair, status, None), self.finish_run())
+        if not work.exists(keys.step_sent(pair.name, result.step)):
+            jobs = plan_step_jobs(self.plan, pair, result.step + 1)
+            send_jobs(self.send, jobs)
+            work.put_if_absent(keys.step_sent(pair.name, result.step), str(len(jobs)).encode())
+        return Collected()
+
+    def with_steps(self, status: PairStatus) -> PairStatus:
+        """`status` with what its pair's image steps cost added."""
+        work, keys = self.storage.work, self.storage.keys
+        listed = work.list(keys.step_records(status.pair))
+        records = [k for k in listed if k.endswith(STEP_RECORD_SUFFIX)]
+        steps = [TileResult.model_validate_json(r) for r in read_many(self.storage.work, records)]
+        return status.model_copy(
+            update={
+                "usage": total([status.usage, *(r.usage for r in steps)]),
+                "tile_seconds": round(status.tile_seconds + sum(r.seconds for r in steps), 4),
+            }
+        )
+
     def finish_pair(
         self, pair: PairPlan, status: PairStatus, vectors: Vectors | None
     ) -> PairStatus:
         """Write the pair's outputs (the current generation's only), then its status."""
         if vectors is not None and self.is_current():
             self.outputs.write_pair(pair, vectors)
+        if self.plan.spec.steps:
+            status = self.with_steps(status)
         status = status.model_copy(update={"collector_usage": self.meter.take()})
         key = self.storage.keys.pair_status(pair.name)
         self.storage.work.put_if_absent(key, status.model_dump_json().encode())
@@ -190,6 +226,16 @@ def tiles_status(pair: PairPlan, results: list[TileResult]) -> PairStatus:
     )
 
 
+def step_failure(pair: PairPlan, result: TileResult, algorithm: str) -> PairStatus:
+    assert result.step is not None
+    return PairStatus(
+        pair=pair.name,
+        status="failed",
+        tiles=0,
+        errors=[f"image step {result.step + 1} ({algorithm}): {result.error}"],
+    )
+
+
 def record_failed_pairs(plan: RunPlan, storage: RunStorage) -> None:
     """Pairs rejected at planning are finished at once: they will get no tile results."""
     for status in plan.failed_statuses():
@@ -244,7 +290,7 @@ class ResultCollector:
             keys = bucket_keys(run, generation)
             plan = RunPlan.model_validate_json(self.bucket.get(keys.plan()))
             storage = RunStorage(self.bucket, self.bucket, keys)
-            collector = Collector(storage, plan, sender(self.jobs_queue, plan.spec.algorithm))
+            collector = Collector(storage, plan, sender(self.jobs_queue))
             self._collectors[(run, generation)] = collector
             while len(self._collectors) > PLANS_CACHED:
                 self._collectors.popitem(last=False)

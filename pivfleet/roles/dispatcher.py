@@ -17,6 +17,7 @@ from pivfleet.algorithms.registry import tile_mode
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
 from pivfleet.core.imaging import check_texture, decode_frame, is_image_name, read_header
 from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
+from pivfleet.core.messages import send_jobs
 from pivfleet.core.plan import FrameDecoder, PairPlan, RunInput, RunPlan, plan_jobs, plan_run
 from pivfleet.core.ports import (
     ACK,
@@ -26,6 +27,7 @@ from pivfleet.core.ports import (
     Message,
     Outcome,
     defer_by,
+    sender,
 )
 from pivfleet.core.spec import RunSpec, describe_validation
 from pivfleet.core.strips import FRAME_STRIP_PIXELS, narrowest
@@ -33,7 +35,7 @@ from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
 from pivfleet.roles.collector import Collector, record_failed_pairs
 from pivfleet.roles.consumer import DeadLetterAbandoned
-from pivfleet.roles.metrics import Meter, MeteredQueue, MeteredStore
+from pivfleet.roles.metrics import Meter, MeteredStore, metered_sender
 from pivfleet.roles.storage import RunStorage
 from pivfleet.roles.strip_store import StripStore
 
@@ -75,7 +77,7 @@ def dispatch_run(
             plan = stored_plan(storage) or plan  # another dispatcher planned first: use its plan
     record_failed_pairs(plan, storage)
     jobs = plan_jobs(plan)
-    send([job.model_dump_json() for job in jobs])
+    send_jobs(send, jobs)
     if meter is not None:
         work.put(keys.dispatcher_usage(), meter.take().model_dump_json().encode())
     work.put_if_absent(keys.jobs_sent(), str(len(jobs)).encode())
@@ -86,7 +88,10 @@ def dispatch_run(
 
 def stage_frames(plan: RunPlan, decode: FrameDecoder, storage: RunStorage) -> RunPlan:
     """Copy each pass-synchronous pair's frames into strips before its plan is stored, so its
-    jobs read about their crops only; a pair whose frames cannot be decoded fails here."""
+    jobs read about their crops only; a pair whose frames cannot be decoded fails here. With
+    image steps, the last step writes the strips instead."""
+    if plan.spec.steps:
+        return plan
     pairs = [stage_pair(p, decode, storage) if p.synchronous else p for p in plan.pairs]
     return plan.model_copy(update={"pairs": pairs})
 
@@ -212,7 +217,8 @@ class Dispatcher(DeadLetterAbandoned):
 
     def dispatch_folder(self, key: str, folder: str, storage: RunStorage) -> RunPlan | None:
         spec = self.read_spec(key, folder)
-        queue = MeteredQueue(self.jobs_queue(spec.algorithm), self.meter)
+        for algorithm in spec.algorithms:  # a step without a queue rejects the run now
+            self.jobs_queue(algorithm)
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]
         if not storage.work.exists(storage.keys.plan()):
             self.wait_for_frames(spec, key, names)
@@ -222,7 +228,8 @@ class Dispatcher(DeadLetterAbandoned):
             lambda name: decode_frame(self.inputs.get(name), name, spec.max_frame_pixels),
             f"{folder}/",
         )
-        return dispatch_run(spec, frames, storage, queue.send, self.meter)
+        send = metered_sender(sender(self.jobs_queue), self.meter)
+        return dispatch_run(spec, frames, storage, send, self.meter)
 
     def wait_for_frames(self, spec: RunSpec, key: str, names: list[str]) -> None:
         """FramesArrivingError while the run's frames are still being uploaded."""

@@ -212,8 +212,8 @@ class MeteredQueue:
 
 
 def metered_sender(send: JobSender, meter: Meter) -> JobSender:
-    def counted(bodies: list[str]) -> None:
-        send(bodies)
+    def counted(algorithm: str, bodies: list[str]) -> None:
+        send(algorithm, bodies)
         meter.count("sqs_send", sqs_send_requests(bodies))
 
     return counted

@@ -118,9 +118,7 @@ class Reconciler:
 
     def collection(self, keys: RunKeys, plan: RunPlan, act: bool) -> Finding:
         storage = RunStorage(self.outputs, self.outputs, keys)
-        collector = Collector(
-            storage, plan, sender(self.dispatcher.jobs_queue, plan.spec.algorithm)
-        )
+        collector = Collector(storage, plan, sender(self.dispatcher.jobs_queue))
         records = set(self.outputs.list(f"{keys.work}/results/"))
         records |= set(self.outputs.list(f"{keys.work}/passes/"))
         statuses = set(self.outputs.list(keys.pair_statuses()))

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from pivfleet.core.cost import total
-from pivfleet.core.messages import TileResult
+from pivfleet.core.messages import TileResult, send_jobs
 from pivfleet.core.plan import PairPlan, RunPlan, plan_pass_jobs
 from pivfleet.core.ports import JobSender
 from pivfleet.core.stitching import mark_missing
@@ -111,7 +111,7 @@ class PassRounds:
             return
         reach = pass_reach_pixels(piv, index + 1, predictor_reach(predictor))
         jobs = plan_pass_jobs(self.plan, pair, index + 1, reach)
-        self.send([job.model_dump_json() for job in jobs])
+        send_jobs(self.send, jobs)
         work.put_if_absent(keys.pass_sent(pair.name, index + 1), str(len(jobs)).encode())
         log.info(
             "pass sent",

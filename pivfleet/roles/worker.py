@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pivfleet.algorithms.registry import load_algorithm
+from pivfleet.algorithms.registry import image_step, load_algorithm
 from pivfleet.core.cost import NO_USAGE, Usage, WorkerSize, sqs_send_requests
 from pivfleet.core.errors import (
     PairError,
@@ -24,6 +24,7 @@ from pivfleet.core.imaging import Frame
 from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, dead_letter
+from pivfleet.core.strips import FRAME_STRIP_PIXELS, narrowest
 from pivfleet.core.vectors import Vectors, encode_vectors
 from pivfleet.engine.kernel import Predictor
 from pivfleet.engine.rounds import encode_raw, local_predictor, map_pass, predictor_window
@@ -35,13 +36,12 @@ log = logging.getLogger("worker")
 TileRunner = Callable[[TileJob], TileResult]
 
 
-def compute_tile(job: TileJob, frames: tuple[Frame, Frame]) -> Vectors:
-    """Run the job's algorithm on its crop and return the vectors of its core."""
+def compute_tile(job: TileJob, crops: tuple[Frame, Frame]) -> Vectors:
+    """Run the job's algorithm on its crop of both frames and return the vectors of its core."""
     crop, core, step = job.tile.crop, job.tile.core, job.piv.steps[-1]
-    region = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
     algorithm = load_algorithm(job.algorithm)
     with algorithm_errors(job):
-        vectors = algorithm.process(frames[0][region], frames[1][region], job.piv, job.parameters)
+        vectors = algorithm.process(crops[0], crops[1], job.piv, job.parameters)
     row0, col0 = crop.y0 // step, crop.x0 // step
     return vectors.block(
         slice(core.y0 - row0, core.y1 - row0), slice(core.x0 - col0, core.x1 - col0)
@@ -64,6 +64,8 @@ def algorithm_errors(job: TileJob) -> Iterator[None]:
 def algorithm_failure(job: TileJob, error: Exception) -> str:
     """What an algorithm's exception means, with the tile's place in the frame."""
     crop = job.tile.crop
+    if job.step is not None:  # the pair's status names the step and its algorithm
+        return f"failed on {job.frame_a}: {describe(error)}"
     stage = "" if job.pass_index is None else f"pass {job.pass_index + 1} of "
     where = (
         f"{stage}tile {job.tile.index} (x {crop.x0}..{crop.x1}, y {crop.y0}..{crop.y1} px "
@@ -93,9 +95,19 @@ class Workspace:
         return frame_a, frame_b
 
     def crop(self, job: TileJob, keys: RunKeys) -> tuple[Frame, Frame]:
-        """A pass job's crop of both frames, from their copies in strips."""
-        a, b = (self.strips.read(keys.frame_strips(job.pair, s), job.tile.crop) for s in "ab")
+        """The job's crop of both frames, from their copies in strips: the dispatcher's of a
+        pass-synchronous pair, or those an image step wrote."""
+        a, b = (self.strips.read(strips_key(job, keys, s), job.tile.crop) for s in "ab")
         return a.astype(np.float64), b.astype(np.float64)
+
+    def tile_crops(self, job: TileJob, keys: RunKeys) -> tuple[Frame, Frame]:
+        """A job's crop of both frames when it runs every pass (a whole pair is its crop)."""
+        if job.frames_from_step is not None:
+            return self.crop(job, keys)
+        crop = job.tile.crop
+        region = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
+        frame_a, frame_b = self.pair(job)
+        return frame_a[region], frame_b[region]
 
     def predictor(self, job: TileJob, keys: RunKeys) -> Predictor | None:
         """The predictor a pass job deforms with, on the grid points around its crop."""
@@ -107,18 +119,24 @@ class Workspace:
         return local_predictor(job.piv, index, window, uv)
 
 
+def strips_key(job: TileJob, keys: RunKeys, side: str) -> str:
+    if job.frames_from_step is None:
+        return keys.frame_strips(job.pair, side)
+    return keys.step_frames(job.pair, job.frames_from_step, side)
+
+
 def process_tile(job: TileJob, space: Workspace, keys: RunKeys) -> TileResult:
     """Do one job; permanent problems become a failed result, others propagate to retry (and
     the requests of the failed attempt are reported with the next result)."""
     started = time.perf_counter()
     try:
-        key, data = compute_job(job, space, keys)
+        key = compute_job(job, space, keys)
     except PivfleetError as error:
         return failed_result(job, str(error), time.perf_counter() - started, space.meter.take())
-    space.work.put(key, data)
     crop, usage = job.tile.crop.shape, space.meter.take()
     return TileResult(
         run=job.run, generation=job.generation, pair=job.pair, pass_index=job.pass_index,
+        step=job.step,
         tile=job.tile.index, tile_count=job.tile_count, core=job.tile.core, status="done",
         key=key, seconds=round(time.perf_counter() - started, 4),
         bytes_read=usage.bytes_read, usage=usage,
@@ -126,15 +144,48 @@ def process_tile(job: TileJob, space: Workspace, keys: RunKeys) -> TileResult:
     )  # fmt: skip
 
 
-def compute_job(job: TileJob, space: Workspace, keys: RunKeys) -> tuple[str, bytes]:
-    """The job's blob and where it goes: a pass's raw block, or every pass's final vectors."""
+def compute_job(job: TileJob, space: Workspace, keys: RunKeys) -> str:
+    """Do the job, store what it made and say where: an image step's frames, a pass's raw
+    block, or every pass's final vectors."""
+    if job.step is not None:
+        return compute_step(job, space, keys)
     if job.pass_index is None:
-        vectors = compute_tile(job, space.pair(job))
-        return keys.tile(job.pair, job.tile.index), encode_vectors(vectors)
+        key = keys.tile(job.pair, job.tile.index)
+        space.work.put(key, encode_vectors(compute_tile(job, space.tile_crops(job, keys))))
+        return key
     index, pixels, predictor = job.pass_index, space.crop(job, keys), space.predictor(job, keys)
     with algorithm_errors(job):
         raw = map_pass(pixels, job.piv, index, job.tile, predictor)
-    return keys.pass_tile(job.pair, index, job.tile.index), encode_raw(raw)
+    key = keys.pass_tile(job.pair, index, job.tile.index)
+    space.work.put(key, encode_raw(raw))
+    return key
+
+
+def compute_step(job: TileJob, space: Workspace, keys: RunKeys) -> str:
+    """Run image step `job.step` on the whole pair and store both frames it made in strips."""
+    assert job.step is not None
+    step = image_step(job.algorithm)
+    frame_a, frame_b = space.tile_crops(job, keys)
+    with algorithm_errors(job):
+        images = check_step_images(job, step.process_images(frame_a, frame_b, job.parameters))
+    for side, image in zip("ab", images, strict=True):
+        space.strips.write(keys.step_frames(job.pair, job.step, side), image, FRAME_STRIP_PIXELS)
+    return keys.step_frames(job.pair, job.step, "a")
+
+
+def check_step_images(job: TileJob, images: tuple[Frame, Frame]) -> tuple[Frame, Frame]:
+    """The step's frames, as narrow as they are exact; ValueError when they are not two
+    finite frames of the pair's size."""
+    shape = tuple(job.image_shape)
+    for side, image in zip("AB", images, strict=True):
+        if image.shape != shape:
+            raise ValueError(
+                f"made frame {side} of {image.shape}, not the pair's {shape}: an image step "
+                "keeps the frames' size"
+            )
+        if not np.all(np.isfinite(image)):
+            raise ValueError(f"made frame {side} with NaN or infinite values")
+    return narrowest(images[0]), narrowest(images[1])
 
 
 def failed_result(
@@ -142,7 +193,7 @@ def failed_result(
 ) -> TileResult:
     return TileResult(
         run=job.run, generation=job.generation, pair=job.pair, pass_index=job.pass_index,
-        tile=job.tile.index,
+        tile=job.tile.index, step=job.step,
         tile_count=job.tile_count, core=job.tile.core, status="failed", error=error,
         seconds=round(seconds, 4), bytes_read=usage.bytes_read, usage=usage,
     )  # fmt: skip
@@ -177,6 +228,7 @@ class Worker:
             "tile processed",
             extra={
                 "run": job.run, "pair": job.pair, "pass": job.pass_index, "tile": job.tile.index,
+                "step": job.step,
                 "status": result.status,
                 "seconds": round(held, 4), "tile_seconds": result.seconds,
                 "bytes": result.bytes_read, "error": result.error,

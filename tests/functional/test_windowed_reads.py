@@ -38,7 +38,10 @@ def dispatch(folder: Path, work: Path) -> tuple[RunPlan | None, list[TileJob], R
     )
     sent: list[str] = []
     plan = dispatch_run(
-        RunSpec(run="windowed", tiling=320, workers=8), frames, storage, sent.extend
+        RunSpec(run="windowed", tiling=320, workers=8),
+        frames,
+        storage,
+        lambda _algorithm, bodies: sent.extend(bodies),
     )
     return plan, [TileJob.model_validate_json(body) for body in sent], storage
 
