@@ -52,6 +52,7 @@ POINTS: dict[str, tuple[str, str, str, bool]] = {
     "collector:before_summary": ("collector", "pivfleet.roles.collector", "summarise", False),
     "worker:every_tile": ("worker", "pivfleet.roles.worker", "compute_tile", False),
     "collector:between_passes": ("collector", "pivfleet.roles.rounds", "plan_pass_jobs", False),
+    "collector:after_step": ("collector", "pivfleet.roles.collector", "plan_step_jobs", False),
 }
 FAILING_TILE = 0
 """`worker:fails_pass_2`: this tile's second pass raises, as an algorithm bug would."""

@@ -93,16 +93,20 @@ def check_parameters(
         raise SettingsError(f"{where}: {error}") from None
 
 
+def makes_images(name: str) -> bool:
+    """`name` is an image step (it has `process_images`), not a vector algorithm."""
+    return callable(getattr(load_algorithm(name), "process_images", None))
+
+
 def image_step(name: str) -> ImageStep:
     """The algorithm `name` as an image step, or AlgorithmError saying it makes vectors."""
-    algorithm = load_algorithm(name)
-    if not callable(getattr(algorithm, "process_images", None)):
+    if not makes_images(name):
         raise AlgorithmError(
             f"{name!r} makes vectors, not images: it cannot be one of run.json's steps "
             "(an image step implements process_images, or its spec's outputs are frame_a "
             "and frame_b); name it as the run's algorithm instead"
         )
-    return cast(ImageStep, algorithm)
+    return cast(ImageStep, load_algorithm(name))
 
 
 def check_run(spec: RunSpec) -> None:
@@ -114,9 +118,7 @@ def check_run(spec: RunSpec) -> None:
         if step.algorithm in installed:
             image_step(step.algorithm)
         check_parameters(step.algorithm, step.parameters, f"steps[{index}].parameters (--step)")
-    if spec.algorithm in installed and not callable(
-        getattr(load_algorithm(spec.algorithm), "process", None)
-    ):
+    if spec.algorithm in installed and makes_images(spec.algorithm):
         raise AlgorithmError(
             f"algorithm {spec.algorithm!r} is an image step: list it under steps (--step), "
             "and name the PIV algorithm that follows it (e.g. windef) as the run's algorithm"

@@ -86,13 +86,14 @@ def command_schema(args: argparse.Namespace) -> int:
 def command_algorithms(args: argparse.Namespace) -> int:
     """The algorithms this machine can run: installed plugins and the wrapped executables of
     PIVFLEET_ALGORITHM_SPECS."""
-    from pivfleet.algorithms.registry import available_algorithms, use_specs
+    from pivfleet.algorithms.registry import available_algorithms, makes_images, use_specs
     from pivfleet.cloud.config import algorithm_specs
 
     folder = algorithm_specs()
     wrapped = set(use_specs(folder))
     for name in available_algorithms():
-        print(f"{name}\t{f'wrapped executable ({folder})' if name in wrapped else 'plugin'}")
+        source = f"wrapped executable ({folder})" if name in wrapped else "plugin"
+        print(f"{name}\t{'image step' if makes_images(name) else 'vectors'}\t{source}")
     return EXIT_OK
 
 

@@ -100,8 +100,11 @@ class RunKeys:
     def tile(self, pair: str, tile: int) -> str:
         return f"{self.work}/tiles/{pair}/{tile:05d}.npz"
 
-    def record(self, pair: str, pass_index: int | None, tile: int) -> str:
-        """Where a job's result is recorded: per pass for a pass-synchronous job."""
+    def record(self, pair: str, pass_index: int | None, tile: int, step: int | None = None) -> str:
+        """Where a job's result is recorded: per pass for a pass-synchronous job, per step for
+        an image step's."""
+        if step is not None:
+            return self.step_record(pair, step)
         if pass_index is None:
             return self.result_record(pair, tile)
         return self.pass_record(pair, pass_index, tile)

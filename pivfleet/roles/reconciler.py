@@ -121,6 +121,7 @@ class Reconciler:
         collector = Collector(storage, plan, sender(self.dispatcher.jobs_queue))
         records = set(self.outputs.list(f"{keys.work}/results/"))
         records |= set(self.outputs.list(f"{keys.work}/passes/"))
+        records |= set(self.outputs.list(f"{keys.work}/steps/"))
         statuses = set(self.outputs.list(keys.pair_statuses()))
         if len(statuses) == len(plan.pairs):
             if act:
@@ -130,7 +131,7 @@ class Reconciler:
         dead = [
             (job, reason)
             for job, reason in self.dead_jobs(plan)
-            if keys.record(job.pair, job.pass_index, job.tile.index) not in records
+            if keys.record(job.pair, job.pass_index, job.tile.index, job.step) not in records
         ]
         if dead:
             return self.report_dead(collector, dead, act)
@@ -158,7 +159,7 @@ class Reconciler:
             (pair, record)
             for pair in plan.pairs
             if pair.error is None and keys.pair_status(pair.name) not in statuses
-            for record in [untaken_step(keys, pair, records)]
+            for record in [untaken_step(keys, pair, records, len(plan.spec.steps))]
             if record is not None
         ]
         if not waiting:
@@ -171,9 +172,17 @@ class Reconciler:
         return Finding(keys.run, "stalled", detail, "took the step" if act else "")
 
 
-def untaken_step(keys: RunKeys, pair: PairPlan, records: set[str]) -> str | None:
-    """A result record of the pair's step that is complete but not followed up (the last
-    step by a status, a pass by its next pass's jobs-sent marker), if any."""
+def untaken_step(
+    keys: RunKeys, pair: PairPlan, records: set[str], image_steps: int = 0
+) -> str | None:
+    """A result record of the pair's step that is complete but not followed up (an image
+    step by its next-sent marker, the last step by a status, a pass by its next pass's
+    jobs-sent marker), if any."""
+    for index in range(image_steps):
+        if keys.step_record(pair.name, index) not in records:
+            return None
+        if keys.step_sent(pair.name, index) not in records:
+            return keys.step_record(pair.name, index)
     steps = pair_steps(keys, pair)
     for index, step in enumerate(steps):
         found = sorted(r for r in records if r.startswith(step.records))

@@ -19,6 +19,7 @@ from pivfleet.cloud.bootstrap import bootstrap
 from pivfleet.cloud.config import CloudConfig
 from pivfleet.core.spec import ImageStep, RunSpec
 from tests.integration.helpers import Cloud, Roles
+from tests.integration.test_crashes import RECOVERY_SECONDS, killed
 from tests.integration.test_pipeline import SMALL_PIV, pair_frames, wait_summary
 from tests.synthetic import make_pair, uniform
 
@@ -116,3 +117,22 @@ def tiff(frame: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, frame)
     return buffer.getvalue()
+
+
+def test_a_collector_killed_after_a_step_sends_the_pair_on_once(
+    cloud: Cloud, roles: Roles, specs: Path
+) -> None:
+    """It dies after recording the step's result, before sending the PIV jobs: the result
+    comes back after its lease and the next collector sends them, once."""
+    roles.start("dispatcher")
+    windef = roles.start("worker", algorithm="windef", worker_processes="1")
+    roles.start("worker", algorithm="background", algorithm_specs=str(specs))
+    crashing = roles.start("tests.crashing_role", test_crash="collector:after_step")
+    cloud.submit(two_step_spec("resumed", "none"), pair_frames("p"))
+    killed(crashing, "the collector to die after the step")
+    assert cloud.work_keys("resumed", "steps/p/exp1_001/0/result.json")
+    assert not cloud.work_keys("resumed", "steps/p/exp1_001/0/next-sent")
+    roles.start("collector")
+    summary = wait_summary(cloud, "resumed", RECOVERY_SECONDS)
+    assert summary["status"] == "done", summary
+    assert len(windef.messages("tile processed")) == 1  # the PIV job, sent once

@@ -87,9 +87,15 @@ def test_algorithms_lists_plugins_and_the_wrapped_executables(
 ) -> None:
     monkeypatch.setenv("PIVFLEET_ALGORITHM_SPECS", str(EXAMPLE_SPECS))
     assert main(["algorithms"]) == 0
-    listed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
-    assert listed["windef"] == "plugin"
-    assert listed["blockmatch"].startswith("wrapped executable")
+    listed = {
+        n: rest for n, *rest in (line.split("\t") for line in capsys.readouterr().out.splitlines())
+    }
+    assert listed["windef"] == ["vectors", "plugin"]
+    assert listed["blockmatch"][0] == "vectors"
+    assert listed["blockmatch"][1].startswith("wrapped executable")
+    monkeypatch.setenv("PIVFLEET_ALGORITHM_SPECS", str(EXAMPLE_SPECS.parent / "two_step"))
+    assert main(["algorithms"]) == 0
+    assert "background\timage step\twrapped executable" in capsys.readouterr().out
 
 
 def test_param_flags_become_algorithm_parameters() -> None:
