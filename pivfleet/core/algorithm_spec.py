@@ -245,6 +245,7 @@ class AlgorithmSpec(Strict):
         check_frames(self.inputs)
         check_grid_inputs(self.inputs)
         check_outputs(self.outputs)
+        check_no_templates(self)
         used = {"pivfleet": NAMESPACE, "cwltool": CWLTOOL_NAMESPACE}
         for prefix, iri in used.items():
             if prefix in self.namespaces and self.namespaces[prefix] != iri:
@@ -322,6 +323,42 @@ def check_grid_inputs(inputs: dict[str, FrameInput | ParameterInput]) -> None:
             raise ValueError(f"input {name!r} is filled from {source}: declare it `type: int`")
 
 
+TEMPLATE = re.compile(r"\$[({]([^)}]*)[)}]")
+"""A CWL parameter reference `$(inputs.x)` or expression `${...}`: not in the subset."""
+INPUT_REFERENCE = re.compile(r"^\s*inputs\.(\w+)")
+
+
+def check_no_templates(spec: AlgorithmSpec) -> None:
+    """Refuse CWL references and expressions: pivfleet's subset binds inputs by
+    `inputBinding` only, so a command line never depends on an evaluator."""
+    for where, text in literal_strings(spec):
+        found = TEMPLATE.search(text)
+        if found is None:
+            continue
+        named = INPUT_REFERENCE.match(found.group(1))
+        if named and named.group(1) not in spec.inputs:
+            raise ValueError(
+                f"{where} {text!r} references input {named.group(1)!r}, which is not declared: "
+                f"declare it under inputs (with an inputBinding to pass it) and drop the reference"
+            )
+        raise ValueError(
+            f"{where} {text!r}: parameter references and expressions are not supported; pass "
+            "an input with `inputBinding: {position: N, prefix: ...}` instead"
+        )
+
+
+def literal_strings(spec: AlgorithmSpec) -> list[tuple[str, str]]:
+    """Every string of the spec that reaches the command line or names its output."""
+    found = [(f"baseCommand[{i}]", word) for i, word in enumerate(spec.base_command)]
+    found += [(f"arguments[{i}]", word) for i, word in enumerate(spec.arguments)]
+    for name, declared in spec.inputs.items():
+        prefix = declared.input_binding.prefix if declared.input_binding else None
+        found += [(f"inputs.{name}.inputBinding.prefix", prefix)] if prefix else []
+    for name, output in spec.outputs.items():
+        found.append((f"outputs.{name}.outputBinding.glob", output.output_binding.glob))
+    return found
+
+
 def argument_list(
     spec: AlgorithmSpec, values: dict[str, Scalar | None], staged: dict[str, Path]
 ) -> list[str]:
@@ -377,15 +414,42 @@ def parse_spec(text: str, source: str) -> AlgorithmSpec:
         raise SettingsError(f"{source}: {describe_spec_errors(error)}") from None
 
 
+MISSING_FIXES = {
+    "cwlVersion": "add `cwlVersion: v1.2`",
+    "class": "add `class: CommandLineTool`",
+    "id": "add `id: NAME`, the algorithm's name (lowercase letters, digits, '-')",
+    "baseCommand": "add `baseCommand: [PROGRAM]`, the program to run (no shell)",
+    "inputs": "declare at least frame_a and frame_b as Files",
+    "outputs": "declare the vector file, e.g. `vectors: {type: File, format: "
+    "pivfleet:openpiv-text, outputBinding: {glob: vectors.txt}}`",
+    "outputBinding": "add `outputBinding: {glob: FILE}`, where the command writes its output",
+    "glob": "name the file the command writes in its work folder, e.g. `glob: vectors.txt`",
+    "inputBinding": "add `inputBinding: {position: N}` (where the file goes on the command line)",
+    "dockerPull": "name the program's image, e.g. `dockerPull: lab/piv:1.0`",
+}
+"""What to write when a required key is missing, by the key's name."""
+INPUT_TYPES = "File (frame_a, frame_b only), int, float, string or boolean (`?` when optional)"
+
+
 def describe_spec_errors(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "the spec"
-        if item["type"] == "extra_forbidden":
-            parts.append(f"{where}: unknown key (not in pivfleet's CWL subset); remove it")
-        else:
-            parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
+    return "; ".join(describe_spec_error(item) for item in error.errors())
+
+
+def describe_spec_error(item: Any) -> str:
+    """One pydantic error as `field: what is wrong; the fix`."""
+    where = ".".join(str(p) for p in item["loc"])
+    kind, last = item["type"], str(item["loc"][-1]) if item["loc"] else ""
+    if not where:  # the whole spec's own checks name their fields themselves
+        return str(item["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key (not in pivfleet's CWL subset); remove it"
+    if kind == "missing":
+        return f"{where}: missing; {MISSING_FIXES.get(last, 'add it')}"
+    if kind == "union_tag_not_found":
+        return f"{where}: no `type`; declare one: {INPUT_TYPES}"
+    if kind == "union_tag_invalid":
+        return f"{where}: type {item['ctx']['tag']!r} is not in the subset; use {INPUT_TYPES}"
+    return f"{where}: {item['msg'].removeprefix('Value error, ')}"
 
 
 def read_spec(path: Path) -> AlgorithmSpec:
