@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from pivfleet.cli import cloud_commands, local_commands
+from pivfleet.cli import cloud_commands, local_commands, wrap_command
 from pivfleet.cli.signals import TerminatedError, sigterm_raises
 from pivfleet.core.errors import PivfleetError
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     local_commands.add_commands(commands)
     cloud_commands.add_commands(commands)
+    wrap_command.add_command(commands)
     return parser
 
 

@@ -14,16 +14,23 @@ SAMPLE_PAIRS = {
 """OpenPIV's sample pairs used by the demo and the accuracy tests."""
 
 
-def copy_samples(target: Path) -> list[Path]:
-    """Copy OpenPIV's sample pairs into `target` as NAME_a/NAME_b files."""
+def sample_frames(folder: str) -> tuple[Path, Path]:
+    """The two frames of OpenPIV's sample pair `folder` (a key of SAMPLE_PAIRS), where the
+    installed openpiv keeps them."""
     import openpiv
 
-    data = Path(openpiv.__file__).parent / "data"
+    data = Path(openpiv.__file__).parent / "data" / folder
+    first, second = SAMPLE_PAIRS[folder]
+    return data / first, data / second
+
+
+def copy_samples(target: Path) -> list[Path]:
+    """Copy OpenPIV's sample pairs into `target` as NAME_a/NAME_b files."""
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for folder, frames in SAMPLE_PAIRS.items():
-        for letter, frame in zip("ab", frames, strict=True):
-            destination = target / f"{folder}_{letter}{Path(frame).suffix}"
-            shutil.copyfile(data / folder / frame, destination)
+    for folder in SAMPLE_PAIRS:
+        for letter, frame in zip("ab", sample_frames(folder), strict=True):
+            destination = target / f"{folder}_{letter}{frame.suffix}"
+            shutil.copyfile(frame, destination)
             written.append(destination)
     return written

@@ -479,3 +479,30 @@ def test_lock_helper_verify_flags_unlocked_and_drifted_packages(tmp_path: Path) 
     (tmp_path / "lock.txt").write_text("alpha==1.0\nbeta==2.0\n", encoding="utf-8")
     result = run_lock_helper("verify", "lock.txt", "--path", str(site), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# The Dockerfile `pivfleet wrap` writes (FROM a user's program image)
+# --------------------------------------------------------------------------------------------
+def wrapped_dockerfile(tmp_path: Path) -> Path:
+    from pivfleet.algorithms.build_context import Checkout, write_build_context
+
+    spec = REPO / "examples" / "c_algorithm" / "algorithm.cwl.yml"
+    out = tmp_path / "wrapped"
+    write_build_context(spec, out, "wrapped", Checkout(REPO))
+    return out / "Dockerfile"
+
+
+def test_hadolint_reports_nothing_on_the_wrapped_dockerfile(tmp_path: Path) -> None:
+    result = run_hadolint(str(wrapped_dockerfile(tmp_path)))
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_the_wrapped_dockerfiles_own_images_are_pinned(tmp_path: Path) -> None:
+    parsed = parse(wrapped_dockerfile(tmp_path))
+    for stage in parsed.stages:
+        name, _, tag = stage.image.rpartition(":")
+        assert name and re.search(r"\d+\.\d+", tag) and tag != "latest", stage.image
+    lines = parsed.path.read_text(encoding="utf-8").splitlines()
+    assert not [line for line in lines if "hadolint ignore" in line], "no ignores needed"
+    assert not [line for line in lines if "--mount" in line], "the SDK's classic builder"

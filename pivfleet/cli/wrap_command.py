@@ -1,0 +1,143 @@
+"""`pivfleet wrap SPEC`: an algorithm spec (a wrapped executable) turned into the build context
+of its worker image; `--check` runs the spec once on a sample pair on this machine instead;
+`--build` (and `--push REGISTRY`) builds (and pushes) the image through the Docker SDK."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pivfleet.cli import options
+from pivfleet.core.errors import (
+    AlgorithmError,
+    PermanentJobError,
+    RetryableJobError,
+    SettingsError,
+)
+from pivfleet.core.spec import PivSettings
+from pivfleet.core.vectors import FLAG_MISSING, FLAG_REPLACED, FLAG_VALID, Vectors
+
+DEFAULT_OUT = Path("build/wrap")
+"""Where contexts go by default, one folder per algorithm: build/ is ignored by git."""
+SAMPLE_PAIR = "test1"
+"""OpenPIV's sample pair the check runs on (`pivfleet samples` copies it too)."""
+EXIT_OK = 0
+
+
+def command_wrap(args: argparse.Namespace) -> int:
+    spec_path = Path(args.spec)
+    if args.check:
+        print(check_spec(spec_path, dict(args.parameters)))
+        return EXIT_OK
+    from pivfleet.algorithms.build_context import Checkout, write_build_context
+    from pivfleet.core.algorithm_spec import read_spec
+
+    out = Path(args.out) if args.out else DEFAULT_OUT / read_spec(spec_path).name
+    context = write_build_context(spec_path, out, compose_context(out), Checkout.running())
+    print(f"wrote {out}: Dockerfile (FROM {context.image}), compose.override.yml, specs/, runtime/")
+    if args.build or args.push:
+        build_context_image(context.folder, context.spec.name, context.image, args, print)
+    return EXIT_OK
+
+
+def compose_context(out: Path) -> str:
+    """`out` as the compose override names it: relative to this folder (where
+    docker-compose.yml is expected), or absolute when outside it."""
+    resolved, here = out.resolve(), Path.cwd().resolve()
+    return str(resolved.relative_to(here)) if resolved.is_relative_to(here) else str(resolved)
+
+
+def build_context_image(
+    folder: Path, name: str, program: str, args: argparse.Namespace, say: Callable[[str], None]
+) -> str:
+    """Build the context as `[REGISTRY/]pivfleet-worker-<name>:<tag>` (and push it)."""
+    from pivfleet.algorithms.build_context import Checkout
+    from pivfleet.cloud.image_builder import (
+        build_image,
+        connect_engine,
+        default_tag,
+        image_reference,
+        push_image,
+    )
+
+    tag = args.tag or default_tag(program, Checkout.running().version)
+    reference = image_reference(name, args.push, tag)
+    client = connect_engine(folder)
+    build_image(client, folder, reference, say)
+    if args.push:
+        push_image(client, reference, say)
+    say(f"{'pushed' if args.push else 'built'} {reference}")
+    return reference
+
+
+def check_spec(spec_path: Path, parameters: dict[str, object]) -> str:
+    """Run the spec once on OpenPIV's sample pair with the default `piv` settings, through the
+    same runtime as a worker; the report, or the runtime's error as an AlgorithmError."""
+    from pivfleet.algorithms.executable import ExecutableAlgorithm
+    from pivfleet.cli.samples import sample_frames
+    from pivfleet.core.algorithm_spec import read_spec
+    from pivfleet.core.imaging import read_frame
+
+    spec = read_spec(spec_path)
+    algorithm = ExecutableAlgorithm(spec, str(spec_path))
+    try:
+        algorithm.check_parameters(parameters)
+    except ValueError as error:
+        raise SettingsError(f"--param: {error}") from None
+    frame_a, frame_b = (read_frame(str(path)) for path in sample_frames(SAMPLE_PAIR))
+    piv, started = PivSettings(), time.perf_counter()
+    try:
+        vectors = algorithm.process(frame_a, frame_b, piv, parameters)
+    except (PermanentJobError, RetryableJobError) as error:
+        raise AlgorithmError(f"{spec.name} failed on the sample pair: {error}") from None
+    seconds = time.perf_counter() - started
+    where = f"OpenPIV's sample pair {SAMPLE_PAIR} ({frame_a.shape[0]} × {frame_a.shape[1]} px)"
+    return f"{spec.name} ran on {where} in {seconds:.1f} s\n" + describe_vectors(vectors, piv)
+
+
+def describe_vectors(vectors: Vectors, piv: PivSettings) -> str:
+    rows, cols = vectors.u.shape
+    counts = {flag: int((vectors.flags == flag).sum()) for flag in (FLAG_VALID, FLAG_REPLACED)}
+    missing = int((vectors.flags == FLAG_MISSING).sum())
+    median_u, median_v = (float(np.nanmedian(a)) if np.isfinite(a).any() else np.nan
+                          for a in (vectors.u, vectors.v))  # fmt: skip
+    return (
+        f"grid {rows} × {cols} (window {piv.windows[-1]}, step {piv.steps[-1]} px)\n"
+        f"median u {median_u:.3f}, v {median_v:.3f} px per frame (v positive down)\n"
+        f"{counts[FLAG_VALID]} of {rows * cols} vectors valid "
+        f"({counts[FLAG_REPLACED]} replaced, {missing} missing)"
+    )
+
+
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    wrap = commands.add_parser(
+        "wrap",
+        help="write the worker image's build context for an algorithm spec (a wrapped "
+        "executable); --check runs it once here, --build builds it",
+    )
+    wrap.add_argument("spec", help="the algorithm spec (a CWL CommandLineTool, YAML or JSON)")
+    wrap.add_argument("--out", help=f"the build context's folder (default: {DEFAULT_OUT}/<id>)")
+    wrap.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the spec and run it once on a sample pair on this machine; write nothing",
+    )
+    wrap.add_argument("--build", action="store_true", help="build the image (Docker SDK)")
+    wrap.add_argument("--push", metavar="REGISTRY", help="build, then push to REGISTRY")
+    wrap.add_argument(
+        "--tag", help="the image's tag (default: <program image's tag>-pivfleet<version>)"
+    )
+    wrap.add_argument(
+        "--param",
+        dest="parameters",
+        type=options.parameter,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter for --check (as run.json's algorithm_parameters); repeat for more",
+    )
+    wrap.set_defaults(handler=command_wrap)
