@@ -48,11 +48,6 @@ class BuildContext:
     image: str
     """The program's image, FROM which the worker image builds."""
 
-    @property
-    def local_name(self) -> str:
-        """The worker image's repository name, as compose names it."""
-        return f"pivfleet-worker-{self.spec.name}"
-
 
 @dataclass(frozen=True)
 class Checkout:

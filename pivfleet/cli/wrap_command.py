@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from pivfleet.core.errors import (
 )
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.vectors import FLAG_MISSING, FLAG_REPLACED, FLAG_VALID, Vectors
+
+if TYPE_CHECKING:
+    from pivfleet.cloud.image_builder import EngineClient
 
 DEFAULT_OUT = Path("build/wrap")
 """Where contexts go by default, one folder per algorithm: build/ is ignored by git."""
@@ -40,7 +45,11 @@ def command_wrap(args: argparse.Namespace) -> int:
     context = write_build_context(spec_path, out, compose_context(out), Checkout.running())
     print(f"wrote {out}: Dockerfile (FROM {context.image}), compose.override.yml, specs/, runtime/")
     if args.build or args.push:
-        build_context_image(context.folder, context.spec.name, context.image, args, print)
+        from pivfleet.cloud.image_builder import connect_engine, default_tag
+
+        tag = args.tag or default_tag(context.image, Checkout.running().version)
+        image = WrappedImage(context.spec.name, tag, args.push)
+        build_wrapped_image(connect_engine(context.folder), context.folder, image, print)
     return EXIT_OK
 
 
@@ -51,26 +60,26 @@ def compose_context(out: Path) -> str:
     return str(resolved.relative_to(here)) if resolved.is_relative_to(here) else str(resolved)
 
 
-def build_context_image(
-    folder: Path, name: str, program: str, args: argparse.Namespace, say: Callable[[str], None]
-) -> str:
-    """Build the context as `[REGISTRY/]pivfleet-worker-<name>:<tag>` (and push it)."""
-    from pivfleet.algorithms.build_context import Checkout
-    from pivfleet.cloud.image_builder import (
-        build_image,
-        connect_engine,
-        default_tag,
-        image_reference,
-        push_image,
-    )
+@dataclass(frozen=True)
+class WrappedImage:
+    """The worker image to build: `[registry/]pivfleet-worker-<name>:<tag>`."""
 
-    tag = args.tag or default_tag(program, Checkout.running().version)
-    reference = image_reference(name, args.push, tag)
-    client = connect_engine(folder)
+    name: str
+    tag: str
+    registry: str | None
+
+
+def build_wrapped_image(
+    client: EngineClient, folder: Path, image: WrappedImage, say: Callable[[str], None]
+) -> str:
+    """Build the context in `folder` (and push it when a registry is given); its reference."""
+    from pivfleet.cloud.image_builder import build_image, image_reference, push_image
+
+    reference = image_reference(image.name, image.registry, image.tag)
     build_image(client, folder, reference, say)
-    if args.push:
+    if image.registry:
         push_image(client, reference, say)
-    say(f"{'pushed' if args.push else 'built'} {reference}")
+    say(f"{'pushed' if image.registry else 'built'} {reference}")
     return reference
 
 
