@@ -70,11 +70,16 @@ def worker_service(spec: AlgorithmSpec, context: str) -> dict[str, Any]:
 
 def spec_reader(spec_path: str, spec_file: str) -> dict[str, Any]:
     """What the bootstrap and the dispatcher add to read the spec: the file mounted read-only
-    into PIVFLEET_ALGORITHM_SPECS (one file per algorithm, so several overrides merge)."""
-    return {
-        "environment": {"PIVFLEET_ALGORITHM_SPECS": SPECS_FOLDER},
-        "volumes": [f"{spec_path}:{SPECS_FOLDER}/{spec_file}:ro"],
+    into PIVFLEET_ALGORITHM_SPECS (one file per algorithm, so several overrides merge). A
+    missing file stops compose: the short syntax would mount an empty folder in its place."""
+    mount = {
+        "type": "bind",
+        "source": spec_path,
+        "target": f"{SPECS_FOLDER}/{spec_file}",
+        "read_only": True,
+        "bind": {"create_host_path": False},
     }
+    return {"environment": {"PIVFLEET_ALGORITHM_SPECS": SPECS_FOLDER}, "volumes": [mount]}
 
 
 def compose_fragment(spec: AlgorithmSpec, context: str, spec_file: str) -> dict[str, Any]:
