@@ -3,11 +3,12 @@
 Its final stage starts `FROM` the program's own image (the spec's `DockerRequirement`) and adds
 a self-contained pivfleet runtime under /opt/pivfleet: a standalone CPython
 (python-build-standalone, installed by a pinned uv) with pivfleet and its locked dependencies in
-a virtualenv beside it.
-Nothing of the image's distribution or Python is used, only its C library (glibc 2.28 or later:
-the locked wheels are manylinux_2_28). The runtime changes nothing the program inherits: no
-PATH, no PYTHON* variables, no thread limits; the worker's own interpreter runs isolated (-I).
-The Docker SDK builds with the classic builder, so the file uses no BuildKit-only syntax.
+a virtualenv beside it. Nothing of the image's distribution or Python is used, only its C
+library (glibc 2.28 or later: the locked wheels are manylinux_2_28). The runtime changes
+nothing the program inherits: no PATH, no PYTHON* variables, no thread limits; the worker's own
+interpreter runs isolated (-I). The Docker SDK builds with the classic builder, so the file
+uses no BuildKit-only syntax (and names no `# syntax=` frontend image, one more unpinned
+download).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ DRAIN_SECONDS = 100
 """As the worker image: SIGTERM drains within this, under compose's and ECS's 120 s."""
 
 TEMPLATE = """\
-# syntax=docker/dockerfile:1
-#
 # Written by `pivfleet wrap` from @SPEC@: the worker image of the wrapped executable @NAME@.
 # The final stage is the program's own image, @IMAGE@, plus a self-contained pivfleet
 # runtime in @ROOT@ (CPython @PYTHON@ from python-build-standalone, pivfleet @VERSION@ and
@@ -76,9 +75,9 @@ FROM @IMAGE@
 
 LABEL org.opencontainers.image.title="pivfleet-worker-@NAME@" \\
       org.opencontainers.image.description="pivfleet worker for the wrapped executable @NAME@" \\
-      org.opencontainers.image.version="@VERSION@" \\
       org.opencontainers.image.base.name="@IMAGE@" \\
-      io.pivfleet.algorithm="@NAME@"
+      io.pivfleet.algorithm="@NAME@" \\
+      io.pivfleet.version="@VERSION@"
 
 COPY --from=builder @ROOT@ @ROOT@
 COPY specs/ @SPECS@/
