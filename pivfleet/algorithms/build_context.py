@@ -151,6 +151,8 @@ def pinned_image(spec: AlgorithmSpec, spec_path: Path) -> str:
 def prepare_folder(out: Path) -> None:
     """An empty `out`, or one wrap wrote before (its specs/ and runtime/ replaced); anything
     else is refused rather than overwritten."""
+    if out.exists() and not out.is_dir():
+        raise SettingsError(f"--out {out} is a file: name a folder")
     dockerfile = out / "Dockerfile"
     ours = dockerfile.is_file() and dockerfile.read_text(encoding="utf-8").find(MARKER) >= 0
     if out.exists() and any(out.iterdir()) and not ours:

@@ -34,7 +34,7 @@ EXIT_OK = 0
 
 
 def command_wrap(args: argparse.Namespace) -> int:
-    spec_path = Path(args.spec)
+    spec_path = check_arguments(args)
     if args.check:
         print(check_spec(spec_path, dict(args.parameters)))
         return EXIT_OK
@@ -51,6 +51,19 @@ def command_wrap(args: argparse.Namespace) -> int:
         image = WrappedImage(context.spec.name, tag, args.push)
         build_wrapped_image(connect_engine(context.folder), context.folder, image, print)
     return EXIT_OK
+
+
+def check_arguments(args: argparse.Namespace) -> Path:
+    """The spec's path, once it exists and the flags agree."""
+    spec_path = Path(args.spec)
+    if not spec_path.is_file():
+        raise SettingsError(f"{spec_path}: no such file (the algorithm spec, a .cwl.yml)")
+    if args.check and (args.out or args.build or args.push or args.tag):
+        raise SettingsError(
+            "--check runs the spec here and writes nothing: give --out, --build, --push and "
+            "--tag without it"
+        )
+    return spec_path
 
 
 def compose_context(out: Path) -> str:

@@ -210,3 +210,15 @@ def test_pivfleet_wrap_writes_the_context_and_names_it_from_here(
     override = load(elsewhere / "compose.override.yml")
     context = override["services"]["worker-blockmatch"]["build"]["context"]
     assert context == str(elsewhere.resolve())
+
+
+def test_a_missing_spec_a_file_as_out_and_check_with_build_flags_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["wrap", str(tmp_path / "nothing.cwl.yml")]) == 2
+    assert "nothing.cwl.yml: no such file" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert main(["wrap", str(EXAMPLE), "--out", str(tmp_path / "file")]) == 2
+    assert "is a file: name a folder" in capsys.readouterr().err
+    assert main(["wrap", "--check", str(EXAMPLE), "--push", "r.io"]) == 2
+    assert "--check runs the spec here and writes nothing" in capsys.readouterr().err
