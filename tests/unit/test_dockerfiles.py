@@ -18,6 +18,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -484,17 +485,37 @@ def test_lock_helper_verify_flags_unlocked_and_drifted_packages(tmp_path: Path) 
 # --------------------------------------------------------------------------------------------
 # The Dockerfile `pivfleet wrap` writes (FROM a user's program image)
 # --------------------------------------------------------------------------------------------
-def wrapped_dockerfile(tmp_path: Path) -> Path:
+WRAPPED_VARIANTS = {
+    "the C example": {},
+    "a GPU program pinned by digest": {
+        "image": "lab/piv-cuda@sha256:" + "ab" * 32,
+        "hints": {
+            "cwltool:CUDARequirement": {"cudaVersionMin": "12.0", "cudaComputeCapability": "8.0"}
+        },
+    },
+}
+"""Specs whose wrapped Dockerfiles differ in what hadolint reads (the FROM, the build check)."""
+
+
+def wrapped_dockerfile(tmp_path: Path, variant: str = "the C example") -> Path:
+    import yaml
+
     from pivfleet.algorithms.build_context import Checkout, write_build_context
 
-    spec = REPO / "examples" / "c_algorithm" / "algorithm.cwl.yml"
-    out = tmp_path / "wrapped"
-    write_build_context(spec, out, "wrapped", Checkout(REPO))
-    return out / "Dockerfile"
+    document = yaml.safe_load((REPO / "examples/c_algorithm/algorithm.cwl.yml").read_text())
+    change: dict[str, Any] = WRAPPED_VARIANTS[variant]
+    if "image" in change:
+        document["requirements"]["DockerRequirement"]["dockerPull"] = change["image"]
+    document["hints"].update(change.get("hints", {}))
+    spec = tmp_path / "algorithm.cwl.yml"
+    spec.write_text(yaml.safe_dump(document), encoding="utf-8")
+    write_build_context(spec, tmp_path / "wrapped", "wrapped", Checkout(REPO))
+    return tmp_path / "wrapped" / "Dockerfile"
 
 
-def test_hadolint_reports_nothing_on_the_wrapped_dockerfile(tmp_path: Path) -> None:
-    result = run_hadolint(str(wrapped_dockerfile(tmp_path)))
+@pytest.mark.parametrize("variant", WRAPPED_VARIANTS)
+def test_hadolint_reports_nothing_on_the_wrapped_dockerfile(tmp_path: Path, variant: str) -> None:
+    result = run_hadolint(str(wrapped_dockerfile(tmp_path, variant)))
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
@@ -503,6 +524,7 @@ def test_the_wrapped_dockerfiles_own_images_are_pinned(tmp_path: Path) -> None:
     for stage in parsed.stages:
         name, _, tag = stage.image.rpartition(":")
         assert name and re.search(r"\d+\.\d+", tag) and tag != "latest", stage.image
+    assert parsed.final.image == "pivfleet-blockmatch:0.1"
     lines = parsed.path.read_text(encoding="utf-8").splitlines()
     assert not [line for line in lines if "hadolint ignore" in line], "no ignores needed"
     assert not [line for line in lines if "--mount" in line], "the SDK's classic builder"
