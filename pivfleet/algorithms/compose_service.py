@@ -45,8 +45,7 @@ HEADER = """\
 
 def worker_service(spec: AlgorithmSpec, context: str) -> dict[str, Any]:
     """The algorithm's worker: docker-compose.yml's worker with PIVFLEET_ALGORITHM set, built
-    from `context`, limited to the spec's cores and memory."""
-    resources = spec.requirements.resources
+    from `context`, with the spec's resources."""
     return {
         "image": f"pivfleet-worker-{spec.name}",
         "build": {"context": context},
@@ -60,12 +59,21 @@ def worker_service(spec: AlgorithmSpec, context: str) -> dict[str, Any]:
         "stop_grace_period": f"{STOP_GRACE_SECONDS}s",
         "depends_on": AFTER_BOOTSTRAP,
         "restart": "on-failure:5",
-        "deploy": {
-            "resources": {
-                "limits": {"cpus": f"{resources.cores_min:g}", "memory": f"{resources.ram_min}m"}
-            }
-        },
+        "deploy": {"resources": service_resources(spec)},
     }
+
+
+def service_resources(spec: AlgorithmSpec) -> dict[str, Any]:
+    """The spec's cores and memory as limits; its GPUs (cwltool:CUDARequirement) reserved
+    through the NVIDIA runtime, so the container sees them."""
+    wanted = spec.requirements.resources
+    found: dict[str, Any] = {
+        "limits": {"cpus": f"{wanted.cores_min:g}", "memory": f"{wanted.ram_min}m"}
+    }
+    if spec.hints.cuda is not None:
+        gpus = {"driver": "nvidia", "count": spec.hints.cuda.cuda_device_count_min}
+        found["reservations"] = {"devices": [gpus | {"capabilities": ["gpu"]}]}
+    return found
 
 
 def spec_reader(spec_path: str, spec_file: str) -> dict[str, Any]:

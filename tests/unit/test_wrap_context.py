@@ -6,6 +6,7 @@ held to what wrap writes."""
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,10 @@ def test_the_final_stage_is_the_programs_image_with_the_runtime(tmp_path: Path) 
     assert "PATH" not in env and "PYTHON" not in env.replace("PIVFLEET", ""), (
         "the program inherits the environment: the runtime must not change its PATH or Python"
     )
+    text = (wrap(tmp_path, name="again") / "Dockerfile").read_text(encoding="utf-8")
+    assert not re.search(r"AWS_|SECRET|TOKEN|PASSWORD|CREDENTIAL", text, re.IGNORECASE), (
+        "no secrets in an image: the worker gets its role's credentials at run time"
+    )
     assert exec_form(final.all("ENTRYPOINT")[-1]) == [RUNTIME_PYTHON, "-I", "-u", "-m", "worker"]
     assert exec_form(final.all("CMD")[-1]) == []
     assert final.all("USER")[-1].args.split(":")[0] not in {"root", "0"}
@@ -110,15 +115,22 @@ def test_the_builder_installs_the_lock_before_pivfleet(tmp_path: Path) -> None:
     assert copies.index("runtime/pivfleet-0.1.0.tar.gz ./") == len(copies) - 1
 
 
-def test_a_gpu_program_is_only_loaded_at_build_time(tmp_path: Path) -> None:
+def test_a_gpu_program_is_only_loaded_at_build_time_and_gets_its_gpu(tmp_path: Path) -> None:
     document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     document["hints"]["cwltool:CUDARequirement"] = {
         "cudaVersionMin": "12.0", "cudaComputeCapability": "8.0"
     }  # fmt: skip
     spec = tmp_path / "gpu.cwl.yml"
     spec.write_text(yaml.safe_dump(document), encoding="utf-8")
-    final = parse(wrap(tmp_path, spec) / "Dockerfile").final
+    out = wrap(tmp_path, spec)
+    final = parse(out / "Dockerfile").final
     assert [exec_form(r)[-1] for r in final.all("RUN")] == ["algorithms"]
+    override = load(out / "compose.override.yml")
+    assert schema_errors(override) == []
+    resources = override["services"]["worker-blockmatch"]["deploy"]["resources"]
+    assert resources["reservations"] == {
+        "devices": [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    }
 
 
 @pytest.mark.parametrize(
