@@ -4,7 +4,7 @@ Its final stage starts `FROM` the program's own image (the spec's `DockerRequire
 a self-contained pivfleet runtime under /opt/pivfleet: a standalone CPython
 (python-build-standalone, installed by a pinned uv) with pivfleet and its locked dependencies in
 a virtualenv beside it. Nothing of the image's distribution or Python is used, only its C
-library (glibc 2.28 or later: the locked wheels are manylinux_2_28). The runtime changes
+library (glibc 2.28 or later: the wheels are installed for manylinux_2_28). The runtime changes
 nothing the program inherits: no PATH, no PYTHON* variables, no thread limits; the worker's own
 interpreter runs isolated (-I). The Docker SDK builds with the classic builder, so the file
 uses no BuildKit-only syntax (and names no `# syntax=` frontend image, one more unpinned
@@ -18,6 +18,9 @@ from dataclasses import dataclass
 UV_IMAGE = "ghcr.io/astral-sh/uv:0.8.17"
 """The uv that installs the standalone Python and the lock (a distroless image: the binary)."""
 BUILDER_IMAGE = "debian:12.9-slim"
+MANYLINUX = "manylinux_2_28"
+"""The wheels' platform, whatever the builder's C library: the program's image needs glibc 2.28
+or later (Debian 10, Ubuntu 20.04, RHEL 8 and every CUDA or MATLAB Runtime image since)."""
 PYTHON_VERSION = "3.11.13"
 """The runtime's CPython: the worker image's (docker/worker.Dockerfile)."""
 RUNTIME_ROOT = "/opt/pivfleet"
@@ -61,6 +64,7 @@ RUN uv python install @PYTHON@ \\
     && @PYTHON_BIN@ requirements_from_lock.py write lock \\
         --pyproject pyproject.toml --constraints constraints.txt \\
     && uv pip install --python @PYTHON_BIN@ --only-binary=:all: \\
+        --python-platform "$(uname -m)-@MANYLINUX@" \\
         -r lock/requirements.txt -c lock/constraints.txt
 
 # 2. pivfleet itself, from the source archive of the checkout that ran `pivfleet wrap`.
@@ -123,7 +127,7 @@ def render_dockerfile(recipe: ImageRecipe) -> str:
         "VERSION": recipe.version, "SDIST": recipe.sdist, "ROOT": RUNTIME_ROOT,
         "PYTHON": PYTHON_VERSION, "PYTHON_BIN": RUNTIME_PYTHON, "SPECS": SPECS_FOLDER,
         "UV_IMAGE": UV_IMAGE, "BUILDER_IMAGE": BUILDER_IMAGE, "USER": RUNTIME_USER,
-        "DRAIN": str(DRAIN_SECONDS), **check_step(recipe),
+        "DRAIN": str(DRAIN_SECONDS), "MANYLINUX": MANYLINUX, **check_step(recipe),
     }  # fmt: skip
     text = TEMPLATE
     for key, value in values.items():

@@ -110,6 +110,7 @@ def test_the_builder_installs_the_lock_before_pivfleet(tmp_path: Path) -> None:
     builder = parse(wrap(tmp_path) / "Dockerfile").stage("builder")
     runs = [r.args for r in builder.all("RUN")]
     assert "uv python install 3.11" in runs[0] and "-c lock/constraints.txt" in runs[0]
+    assert '--python-platform "$(uname -m)-manylinux_2_28"' in runs[0], "glibc 2.28 suffices"
     assert "--no-deps pivfleet-0.1.0.tar.gz" in runs[1] and "verify" in runs[1]
     copies = [c.args for c in builder.all("COPY")]
     assert copies.index("runtime/pivfleet-0.1.0.tar.gz ./") == len(copies) - 1
