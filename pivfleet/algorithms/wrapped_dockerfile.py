@@ -32,13 +32,14 @@ DRAIN_SECONDS = 100
 """As the worker image: SIGTERM drains within this, under compose's and ECS's 120 s."""
 
 TEMPLATE = """\
-# Written by `pivfleet wrap` from @SPEC@: the worker image of the wrapped executable @NAME@.
-# The final stage is the program's own image, @IMAGE@, plus a self-contained pivfleet
-# runtime in @ROOT@ (CPython @PYTHON@ from python-build-standalone, pivfleet @VERSION@ and
-# its locked dependencies), which needs nothing of that image but glibc 2.28 or later.
+# Written by `pivfleet wrap` from @SPEC@:
+# the worker image of the wrapped executable @NAME@. Its final stage is the program's own
+# image, @IMAGE@, plus a self-contained pivfleet runtime in @ROOT@
+# (CPython @PYTHON@ from python-build-standalone, pivfleet @VERSION@ and its locked
+# dependencies), which needs nothing of that image but glibc 2.28 or later.
 #
-#   docker build -t pivfleet-worker-@NAME@ .          (in this folder)
-#   pivfleet wrap --build @SPEC@                      (the same through the Docker SDK)
+# In this folder:        docker build -t pivfleet-worker-@NAME@ .
+# Or through the SDK:    pivfleet wrap --build @SPEC@
 
 FROM @UV_IMAGE@ AS uv
 
@@ -93,7 +94,8 @@ ENV PIVFLEET_ALGORITHM_SPECS=@SPECS@ \\
 
 USER @USER@
 
-# Fail here rather than in the fleet: @CHECK_WHY@
+# Fail here rather than in the fleet:
+# @CHECK_WHY@
 RUN ["@PYTHON_BIN@", "-I", "-m", "pivfleet.cli", @CHECK_ARGS@]
 
 STOPSIGNAL SIGTERM
