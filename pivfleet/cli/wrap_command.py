@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,8 @@ from pivfleet.core.vectors import FLAG_MISSING, FLAG_REPLACED, FLAG_VALID, Vecto
 
 if TYPE_CHECKING:
     from pivfleet.cloud.image_builder import EngineClient
+    from pivfleet.core.algorithm_spec import AlgorithmSpec
+    from pivfleet.core.imaging import Frame
 
 DEFAULT_OUT = Path("build/wrap")
 """Where contexts go by default, one folder per algorithm: build/ is ignored by git."""
@@ -96,33 +98,60 @@ def build_wrapped_image(
     return reference
 
 
-def check_spec(spec_path: Path, parameters: dict[str, object]) -> str:
-    """Run the spec once on OpenPIV's sample pair with the default `piv` settings, through the
-    same runtime as a worker; the report, or the runtime's error as an AlgorithmError."""
-    from pivfleet.algorithms.executable import ExecutableAlgorithm
-    from pivfleet.cli.samples import sample_frames
-    from pivfleet.core.algorithm_spec import read_spec
-    from pivfleet.core.imaging import read_frame
+def check_spec(spec_path: Path, parameters: dict[str, Any]) -> str:
+    """Run the spec once on OpenPIV's sample pair, through the same runtime as a worker; the
+    report, or the runtime's error as an AlgorithmError."""
+    from pivfleet.core.algorithm_spec import parameter_values, read_spec
 
     spec = read_spec(spec_path)
-    algorithm = ExecutableAlgorithm(spec, str(spec_path))
     try:
-        algorithm.check_parameters(parameters)
+        parameter_values(spec, parameters)
     except ValueError as error:
         raise SettingsError(f"--param: {error}") from None
-    frame_a, frame_b = (read_frame(str(path)) for path in sample_frames(SAMPLE_PAIR))
-    piv, started = PivSettings(), time.perf_counter()
+    frames, started = sample_pair(), time.perf_counter()
     try:
-        vectors = algorithm.process(frame_a, frame_b, piv, parameters)
+        report = run_once(spec, str(spec_path), frames, parameters)
     except (PermanentJobError, RetryableJobError) as error:
         raise AlgorithmError(f"{spec.name} failed on the sample pair: {error}") from None
-    seconds = time.perf_counter() - started
-    where = f"OpenPIV's sample pair {SAMPLE_PAIR} ({frame_a.shape[0]} × {frame_a.shape[1]} px)"
-    return f"{spec.name} ran on {where} in {seconds:.1f} s\n" + describe_vectors(vectors, piv)
+    rows, cols = frames[0].shape[:2]
+    where = f"OpenPIV's sample pair {SAMPLE_PAIR} ({rows} × {cols} px)"
+    return f"{spec.name} ran on {where} in {time.perf_counter() - started:.1f} s\n{report}"
 
 
-def describe_vectors(vectors: Vectors, piv: PivSettings) -> str:
-    rows, cols = vectors.u.shape
+def sample_pair() -> tuple[Frame, Frame]:
+    from pivfleet.cli.samples import sample_frames
+    from pivfleet.core.imaging import read_frame
+
+    first, second = sample_frames(SAMPLE_PAIR)
+    return read_frame(str(first)), read_frame(str(second))
+
+
+def run_once(
+    spec: AlgorithmSpec, source: str, frames: tuple[Frame, Frame], parameters: dict[str, Any]
+) -> str:
+    """An image step's frames, or an algorithm's vectors with the default `piv` settings."""
+    from pivfleet.algorithms.executable import ExecutableAlgorithm
+    from pivfleet.algorithms.executable_step import ExecutableImageStep
+
+    if spec.makes_images:
+        step = ExecutableImageStep(spec, source)
+        return describe_frames(step.process_images(*frames, parameters))
+    algorithm = ExecutableAlgorithm(spec, source)
+    return describe_vectors(algorithm.process(*frames, PivSettings(), parameters))
+
+
+def describe_frames(frames: tuple[Frame, Frame]) -> str:
+    """An image step's output frames: their shape and grey levels."""
+    return "\n".join(
+        f"{name}: {frame.shape[0]} × {frame.shape[1]} px, grey levels {np.min(frame):.4g} "
+        f"to {np.max(frame):.4g} (mean {np.mean(frame):.4g})"
+        for name, frame in zip(("frame_a", "frame_b"), frames, strict=True)
+    )
+
+
+def describe_vectors(vectors: Vectors) -> str:
+    """The grid, the median displacement and the valid vectors, at the default settings."""
+    piv, (rows, cols) = PivSettings(), vectors.u.shape
     counts = {flag: int((vectors.flags == flag).sum()) for flag in (FLAG_VALID, FLAG_REPLACED)}
     missing = int((vectors.flags == FLAG_MISSING).sum())
     median_u, median_v = (float(np.nanmedian(a)) if np.isfinite(a).any() else np.nan

@@ -154,3 +154,23 @@ def test_a_bad_spec_is_refused_naming_the_field_and_the_fix(
         for words in named:
             assert words in error, error
     assert not (tmp_path / "c").exists(), "nothing is written for a bad spec"
+
+
+def test_an_image_step_runs_once_and_reports_its_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The two-step example's background subtraction (its script run by this Python, as its
+    image runs it with its own): both frames back, the sample's shape, normalised levels."""
+    two_step = EXAMPLE.parents[1] / "two_step"
+    document = yaml.safe_load((two_step / "background.cwl.yml").read_text(encoding="utf-8"))
+    document["baseCommand"] = [sys.executable, str(two_step / "subtract_background.py")]
+    spec = tmp_path / "background.cwl.yml"
+    spec.write_text(yaml.safe_dump(document), encoding="utf-8")
+    assert wrap_check(spec, "--param", "radius=5") == 0
+    report = capsys.readouterr().out
+    rows, cols = read_frame(str(sample_frames("test1")[0])).shape
+    for name in ("frame_a", "frame_b"):
+        found = re.search(rf"{name}: (\d+) × (\d+) px, grey levels (\S+) to (\S+) ", report)
+        assert found, report
+        assert (int(found.group(1)), int(found.group(2))) == (rows, cols)
+        assert 0 <= float(found.group(3)) < float(found.group(4)) <= 1.1, "normalised levels"
