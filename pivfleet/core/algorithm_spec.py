@@ -339,7 +339,7 @@ def check_no_templates(spec: AlgorithmSpec) -> None:
         if named and named.group(1) not in spec.inputs:
             raise ValueError(
                 f"{where} {text!r} references input {named.group(1)!r}, which is not declared: "
-                f"declare it under inputs (with an inputBinding to pass it) and drop the reference"
+                "declare it under inputs (with an inputBinding to pass it) and drop the reference"
             )
         raise ValueError(
             f"{where} {text!r}: parameter references and expressions are not supported; pass "
@@ -421,7 +421,8 @@ MISSING_FIXES = {
     "baseCommand": "add `baseCommand: [PROGRAM]`, the program to run (no shell)",
     "inputs": "declare at least frame_a and frame_b as Files",
     "outputs": "declare the vector file, e.g. `vectors: {type: File, format: "
-    "pivfleet:openpiv-text, outputBinding: {glob: vectors.txt}}`",
+    "pivfleet:openpiv-text, outputBinding: {glob: vectors.txt}}` (an image step: frame_a and "
+    "frame_b)",
     "outputBinding": "add `outputBinding: {glob: FILE}`, where the command writes its output",
     "glob": "name the file the command writes in its work folder, e.g. `glob: vectors.txt`",
     "inputBinding": "add `inputBinding: {position: N}` (where the file goes on the command line)",
