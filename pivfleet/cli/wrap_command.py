@@ -65,6 +65,8 @@ def check_arguments(args: argparse.Namespace) -> Path:
             "--check runs the spec here and writes nothing: give --out, --build, --push and "
             "--tag without it"
         )
+    if args.parameters and not args.check:
+        raise SettingsError("--param sets a parameter for --check; a run takes its own")
     return spec_path
 
 

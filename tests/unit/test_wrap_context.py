@@ -235,3 +235,5 @@ def test_a_missing_spec_a_file_as_out_and_check_with_build_flags_are_refused(
     assert "is a file: name a folder" in capsys.readouterr().err
     assert main(["wrap", "--check", str(EXAMPLE), "--push", "r.io"]) == 2
     assert "--check runs the spec here and writes nothing" in capsys.readouterr().err
+    assert main(["wrap", str(EXAMPLE), "--param", "search=4"]) == 2
+    assert "--param sets a parameter for --check" in capsys.readouterr().err
