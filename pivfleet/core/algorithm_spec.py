@@ -34,6 +34,15 @@ ALGORITHM_ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,40}"
 """As run.json's `algorithm`: it names the algorithm's queue."""
 DEFAULT_TIMEOUT_SECONDS = 3600
 SPEC_SUFFIXES = (".cwl", ".cwl.yml", ".cwl.yaml", ".cwl.json")
+INPUT_REFERENCE = re.compile(r"\$\(\s*inputs\.([A-Za-z_][A-Za-z0-9_]*)")
+"""CWL's parameter reference `$(inputs.NAME)`: pivfleet's subset binds inputs instead."""
+MISSING_FIXES = {
+    "baseCommand": "name the program to run, e.g. `baseCommand: [blockmatch]`",
+    "outputBinding": "say which file the command writes, e.g. `outputBinding: {glob: vectors.txt}`",
+    "glob": "name the file the command writes, e.g. `glob: vectors.txt`",
+    "type": "give it a type: int, float, string or boolean (File for frame_a and frame_b)",
+}
+"""A required key left out → how to write it (the error names the key's place)."""
 Scalar = int | float | str | bool
 
 ParameterType = Literal[
@@ -245,6 +254,8 @@ class AlgorithmSpec(Strict):
         check_frames(self.inputs)
         check_grid_inputs(self.inputs)
         check_outputs(self.outputs)
+        check_references("baseCommand", self.base_command, self.inputs)
+        check_references("arguments", self.arguments, self.inputs)
         used = {"pivfleet": NAMESPACE, "cwltool": CWLTOOL_NAMESPACE}
         for prefix, iri in used.items():
             if prefix in self.namespaces and self.namespaces[prefix] != iri:
@@ -315,6 +326,25 @@ def check_outputs(outputs: dict[str, FileOutput]) -> None:
         )
 
 
+def check_references(
+    field: str, words: list[str], inputs: dict[str, FrameInput | ParameterInput]
+) -> None:
+    """`$(inputs.NAME)` in the command: an undeclared NAME is a typo; a declared one would be
+    passed literally (the subset has no expressions), so either way say how to bind it."""
+    for word in words:
+        for name in INPUT_REFERENCE.findall(word):
+            if name not in inputs:
+                raise ValueError(
+                    f"{field}: {word!r} references input {name!r}, which inputs "
+                    f"does not declare: declare `{name}: {{type: ..., inputBinding: "
+                    "{position: N}}` under inputs, or fix the name"
+                )
+            raise ValueError(
+                f"{field}: {word!r}: expressions are not supported; remove it "
+                f"and give input {name!r} an `inputBinding: {{position: N, prefix: ...}}`"
+            )
+
+
 def check_grid_inputs(inputs: dict[str, FrameInput | ParameterInput]) -> None:
     for name, source in GRID_INPUTS.items():
         declared = inputs.get(name)
@@ -380,11 +410,16 @@ def parse_spec(text: str, source: str) -> AlgorithmSpec:
 def describe_spec_errors(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "the spec"
+        where = ".".join(str(p) for p in item["loc"])
         if item["type"] == "extra_forbidden":
             parts.append(f"{where}: unknown key (not in pivfleet's CWL subset); remove it")
+        elif item["type"] == "union_tag_not_found":
+            parts.append(f"{where}: no type; {MISSING_FIXES['type']}")
+        elif item["type"] == "missing" and str(item["loc"][-1]) in MISSING_FIXES:
+            parts.append(f"{where}: missing; {MISSING_FIXES[str(item['loc'][-1])]}")
         else:
-            parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+            reason = item["msg"].removeprefix("Value error, ")
+            parts.append(f"{where}: {reason}" if where else reason)  # a model check names its own
     return "; ".join(parts)
 
 
