@@ -161,7 +161,7 @@ def test_pivfleet_run_runs_a_spec_end_to_end(
     assert abs(np.nanmedian(u) - TRUTH[0]) < 0.5 and abs(np.nanmedian(v) + TRUTH[1]) < 0.5
 
 
-PROGRAM = '''
+PROGRAM = """
 import sys
 from pathlib import Path
 
@@ -192,7 +192,7 @@ if fault == "nan":
     u[1, 2] = np.nan
 columns = [x.ravel(), y.ravel(), u.ravel(), v.ravel(), np.zeros(rows * cols)]
 np.savetxt("vectors.txt", np.column_stack(columns))
-'''
+"""
 """A program standing in for a user's: right vectors on the crop it is given (u 1.5, v −0.5),
 or, for frames `width` px wide, the fault `FAULTS[width]`; each call's crop logged to LOG."""
 GOOD_SHAPE, BAD_SHAPE = (160, 224), (192, 256)
