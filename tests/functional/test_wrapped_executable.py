@@ -1,18 +1,20 @@
 """Wrapped executables: the C example compiled with gcc and run through the runtime on a known
 displacement; the time limit, the exit codes and a wrong output grid, each with real commands
-(no mocks); and `pivfleet run --algorithm` on a spec end to end."""
+(no mocks); `pivfleet run --algorithm` on a spec end to end, equal to the program run by hand;
+and through `pivfleet run`, a retry code once then success, and outputs that are missing, NaN
+or in the wrong format, each failing only its pair; haloPixels reaching the program's crops."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import tifffile
 import yaml
 
 from pivfleet.algorithms.executable import ExecutableAlgorithm
@@ -21,9 +23,9 @@ from pivfleet.core.algorithm_spec import AlgorithmSpec
 from pivfleet.core.errors import PermanentJobError, RetryableJobError, is_permanent
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import grid_shape, plan_tiles
+from tests.blockmatch_by_hand import EXAMPLE, assert_same_vectors, by_hand, compile_blockmatch
 from tests.synthetic import make_pair, uniform, write_pair
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "c_algorithm"
 TRUTH = (3.2, -1.7)
 PIV = PivSettings(windows=(32,), overlaps=(16,))
 
@@ -33,10 +35,7 @@ def blockmatch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The C example, compiled here as its Dockerfile compiles it."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not installed")
-    binary = tmp_path_factory.mktemp("bin") / "blockmatch"
-    source = EXAMPLE / "blockmatch.c"
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(binary), str(source), "-lm"], check=True)
-    return binary
+    return compile_blockmatch("gcc", tmp_path_factory.mktemp("bin"))
 
 
 def spec(command: list[str], **job: Any) -> AlgorithmSpec:
@@ -159,6 +158,9 @@ def test_pivfleet_run_runs_a_spec_end_to_end(
     u, v = np.loadtxt(out / "uniform.txt")[:, 2:4].T
     assert len(u) == np.prod(grid_shape((192, 256), 32, 16))
     assert abs(np.nanmedian(u) - TRUTH[0]) < 0.5 and abs(np.nanmedian(v) + TRUTH[1]) < 0.5
+    written = tuple(tifffile.imread(frames / f"uniform_{side}.tif") for side in "ab")
+    expected = by_hand(blockmatch, written, tmp_path / "by-hand")  # stitched tiles or not
+    assert_same_vectors(np.loadtxt(out / "uniform.txt"), expected)
 
 
 PROGRAM = """

@@ -20,10 +20,10 @@ import tifffile
 import yaml
 
 from pivfleet.core.spec import PivSettings, RunSpec
+from tests.blockmatch_by_hand import EXAMPLE, assert_same_vectors, by_hand, compile_blockmatch
 from tests.integration.helpers import PIVFLEET_CLI, REPO_ROOT, Cloud, Roles, role_env, wait_for
 from tests.synthetic import make_pair, uniform
 
-EXAMPLE = REPO_ROOT / "examples" / "c_algorithm"
 PIV = PivSettings(windows=(32,), overlaps=(16,))
 SHAPE = (192, 288)
 RUN_TIMEOUT = 90.0
@@ -32,13 +32,10 @@ pytestmark = pytest.mark.usefixtures("localstack_endpoint")
 
 @pytest.fixture(scope="module")
 def blockmatch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The C example compiled with the host's `cc`, as its Dockerfile compiles it."""
+    """The C example compiled with the host's `cc`."""
     if shutil.which("cc") is None:
         pytest.fail("no C compiler `cc` on this host: install gcc or clang", pytrace=False)
-    binary = tmp_path_factory.mktemp("bin") / "blockmatch"
-    source = EXAMPLE / "blockmatch.c"
-    subprocess.run(["cc", "-O2", "-o", str(binary), str(source), "-lm"], check=True)
-    return binary
+    return compile_blockmatch("cc", tmp_path_factory.mktemp("bin"))
 
 
 def spec_folder(folder: Path, document: dict[str, Any]) -> Path:
@@ -104,26 +101,6 @@ def tiff(frame: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_pgm(path: Path, frame: np.ndarray) -> Path:
-    """8-bit binary PGM, written here independently of pivfleet's staging."""
-    height, width = frame.shape
-    path.write_bytes(f"P5\n{width} {height}\n255\n".encode() + frame.astype(np.uint8).tobytes())
-    return path
-
-
-def by_hand(binary: Path, frames: tuple[np.ndarray, np.ndarray], folder: Path) -> np.ndarray:
-    """The program run on the whole frames from a shell's point of view: x y u v per line."""
-    folder.mkdir()
-    a, b = (write_pgm(folder / f"{side}.pgm", f) for side, f in zip("ab", frames, strict=True))
-    command = [str(binary), str(a), str(b), "--window", "32", "--step", "16", "--search", "8"]
-    subprocess.run([*command, "--out", "vectors.txt"], cwd=folder, check=True)
-    return np.loadtxt(folder / "vectors.txt")[:, :4]
-
-
-def by_place(table: np.ndarray) -> dict[tuple[float, float], tuple[float, float]]:
-    return {(x, y): (u, v) for x, y, u, v in table[:, :4].tolist()}
-
-
 def deploy(blockmatch: Path, folder: Path, prefix: str, tiles: str) -> tuple[Cloud, Path]:
     """`pivfleet bootstrap` with the example's spec (its `tiles` set) in the specs folder."""
     document = example(blockmatch, tiles=tiles)
@@ -155,7 +132,5 @@ def test_the_c_example_runs_on_its_own_queue_and_matches_the_program_by_hand(
     summary = wait_for(lambda: cloud.summary("wrapped"), RUN_TIMEOUT, "wrapped/summary.json")
     assert summary["status"] == "done" and (summary["tiles"] > 1) == cut, summary
     assert worker.messages("tile processed"), "the blockmatch worker processed nothing"
-    got = by_place(np.loadtxt(io.BytesIO(cloud.get("wrapped/p/x.txt"))))
-    want = by_place(by_hand(blockmatch, (pair.frame_a, pair.frame_b), tmp_path / "by-hand"))
-    assert got.keys() == want.keys()
-    np.testing.assert_array_equal([got[k] for k in sorted(want)], [want[k] for k in sorted(want)])
+    got = np.loadtxt(io.BytesIO(cloud.get("wrapped/p/x.txt")))
+    assert_same_vectors(got, by_hand(blockmatch, (pair.frame_a, pair.frame_b), tmp_path / "hand"))
