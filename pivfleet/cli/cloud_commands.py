@@ -36,8 +36,11 @@ def command_bootstrap(args: argparse.Namespace) -> int:
 
     config = CloudConfig.from_env()
     use_specs(config.algorithm_specs)
-    arns = bootstrap(config, available_algorithms(), registered_specs())
+    specs = registered_specs()
+    arns = bootstrap(config, available_algorithms(), specs)
     print(f"ready: {len(arns)} queues ({', '.join(sorted(arns))})")
+    if specs:
+        print(f"specs stored for the dispatcher: {', '.join(s.name for s in specs)}")
     return 0
 
 

@@ -109,6 +109,7 @@ def deploy(blockmatch: Path, folder: Path, prefix: str, tiles: str) -> tuple[Clo
     specs = spec_folder(folder / "specs", document)
     result = bootstrap(prefix, specs)
     assert result.returncode == 0, result.stderr
+    assert "specs stored for the dispatcher: blockmatch" in result.stdout
     cloud = Cloud(prefix)
     assert cloud.idle("jobs-blockmatch") and cloud.idle("jobs-blockmatch-dlq")
     stored = json.loads(cloud.get("algorithms/blockmatch.cwl.json"))
