@@ -77,6 +77,11 @@ module "storage" {
   tile_result_prefix      = local.tile_result_prefix
   tile_result_expiry_days = var.tile_result_expiry_days
   force_destroy           = var.force_destroy
+  algorithm_specs = {
+    for name, algorithm in var.algorithms :
+    "${local.algorithm_specs_prefix}${name}.cwl.json" => jsonencode(yamldecode(file(algorithm.spec)))
+    if algorithm.spec != null
+  }
 }
 
 # --- Queues -------------------------------------------------------------------------------------

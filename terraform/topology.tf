@@ -15,6 +15,8 @@ locals {
   dlq_retention_seconds     = 1209600 # 14 days, the SQS maximum, so failed tiles can be redriven
   run_spec_filename         = "run.json"
   tile_result_prefix        = "runs/"
+  # Where bootstrap and this configuration store wrapped algorithms' specs for the dispatcher.
+  algorithm_specs_prefix = "algorithms/"
 
   uploads_queue_name = "${var.name_prefix}-uploads"
   results_queue_name = "${var.name_prefix}-results"

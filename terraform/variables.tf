@@ -75,6 +75,8 @@ variable "algorithms" {
     max_workers             = optional(number, 10)
     worker_processes        = optional(number)
     backlog_per_task_target = optional(number, 20)
+    gpu                     = optional(number, 0)
+    spec                    = optional(string)
   }))
   description = <<-EOT
     One worker service and one jobs queue per algorithm name (1-20 characters: lowercase letters,
@@ -82,7 +84,11 @@ variable "algorithms" {
     cpu: task CPU units, 1024 = 1 vCPU (256-16384); memory: task MiB, Fargate-valid for the cpu;
     min_workers / max_workers: task count bounds (0-1000; max bounds spend); worker_processes:
     processes per task (null: one per vCPU); backlog_per_task_target: visible jobs per running task
-    that autoscaling holds.
+    that autoscaling holds; gpu: GPUs per task, a count, and only 0: workers run on Fargate, which
+    has no GPUs, and this configuration has no EC2 capacity provider (docs/algorithms.md#gpus);
+    spec: path of a wrapped executable's algorithm spec (.cwl.yml), stored as JSON in the output
+    bucket at algorithms/<name>.cwl.json, where the dispatcher reads its tiles and haloPixels
+    (null for the built-in and Python plugins).
   EOT
   default = {
     windef = {
@@ -106,6 +112,11 @@ variable "algorithms" {
   validation {
     condition     = alltrue([for a in values(var.algorithms) : a.image == null || can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[^:@]+[:@].+$", a.image))])
     error_message = "An algorithm image must be an ECR image URI with a tag or digest: <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.algorithms) : a.gpu == 0])
+    error_message = "gpu must be 0: workers run on Fargate, which has no GPUs, and this configuration has no EC2 capacity provider. Run a GPU algorithm on your own GPU hosts (pivfleet's worker with PIVFLEET_ALGORITHM set; see docs/algorithms.md#gpus)."
   }
 }
 

@@ -30,6 +30,7 @@ def installed_algorithms_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with the installed algorithms only: the specs `use_specs` registered
     for a test (a process serves one folder; tests reuse names) do not reach the next one."""
     monkeypatch.setattr(registry, "_specs", {})
+    monkeypatch.setattr(registry, "_stored", [])  # a dispatcher's stored-spec reader
     registry.load_algorithm.cache_clear()
 
 

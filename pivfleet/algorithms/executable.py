@@ -58,6 +58,8 @@ class ExecutableAlgorithm:
     def __init__(self, spec: AlgorithmSpec, source: str) -> None:
         self.spec, self.source, self.name = spec, source, spec.name
         self.tiles: TileMode = spec.job.tiles
+        self.halo_pixels = spec.job.halo_pixels or 0
+        """At least this halo around its halo tiles' cores (the planner's own may be wider)."""
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
         parameter_values(self.spec, parameters)
@@ -119,9 +121,11 @@ class ExecutableAlgorithm:
         pattern = output.output_binding.glob
         found = sorted(work.glob(pattern))
         if len(found) != 1:
+            present = sorted(p.name for p in work.iterdir())
             raise PermanentJobError(
                 f"{self.source}: {self.name} exited 0 but {len(found)} files match "
-                f"outputBinding.glob {pattern!r} (expected one) in its work folder"
+                f"outputBinding.glob {pattern!r} (expected one) in its work folder, which "
+                f"holds {present}"
             )
         try:
             return read_vectors(found[0], output.format, shape, window, step)

@@ -4,10 +4,13 @@ Algorithms register under the entry-point group `pivfleet.algorithms`; the built
 so through pyproject.toml exactly as a user's plugin would. A wrapped executable registers by
 its algorithm spec: an entry point calls `use_specs` with the folder its configuration names
 (PIVFLEET_ALGORITHM_SPECS), before any algorithm is loaded, in every process that loads one.
+A dispatcher may also plan by specs stored in the deployment (`use_stored_specs`): it needs a
+spec's tiling hints, never its program.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any, Protocol, cast
 
 from pivfleet.algorithms.executable import ExecutableAlgorithm
 from pivfleet.algorithms.executable_step import ExecutableImageStep
-from pivfleet.core.algorithm_spec import AlgorithmSpec, read_spec, spec_files
+from pivfleet.core.algorithm_spec import AlgorithmSpec, parse_spec, read_spec, spec_files
 from pivfleet.core.errors import AlgorithmError, SettingsError
 from pivfleet.core.imaging import Frame
 from pivfleet.core.spec import PivSettings, RunSpec
@@ -25,6 +28,9 @@ from pivfleet.core.vectors import Vectors
 ENTRY_POINT_GROUP = "pivfleet.algorithms"
 _specs: dict[str, tuple[AlgorithmSpec, str]] = {}
 """Wrapped executables by name, with the file each came from (`use_specs`)."""
+SpecReader = Callable[[str], tuple[str, str] | None]
+"""An algorithm's name → its stored spec's text and where it was read, or None."""
+_stored: list[SpecReader] = []
 
 
 class Algorithm(Protocol):
@@ -77,6 +83,11 @@ def use_specs(folder: Path | None) -> list[str]:
     return names
 
 
+def registered_specs() -> list[AlgorithmSpec]:
+    """The specs `use_specs` registered (wrapped executables), by name."""
+    return [_specs[name][0] for name in sorted(_specs)]
+
+
 def check_parameters(
     name: str, parameters: dict[str, Any], where: str = "algorithm_parameters (--param)"
 ) -> None:
@@ -126,16 +137,34 @@ def check_run(spec: RunSpec) -> None:
     check_parameters(spec.algorithm, spec.algorithm_parameters)
 
 
+def use_stored_specs(read: SpecReader | None) -> None:
+    """Plan algorithms not installed here by the spec `read` finds (`pivfleet bootstrap`
+    stores each spec in the deployment), so a `tiles: whole` program is never cut. None: stop."""
+    _stored[:] = [] if read is None else [read]
+
+
 def tile_mode(name: str) -> TileMode:
-    """How `name`'s pairs may be cut; `"halo"` when it is not installed here (its workers then
+    """How `name`'s pairs may be cut; `"halo"` when it is not known here (its workers then
     get whole pairs or halo tiles, which every black box can run)."""
-    try:
-        algorithm = load_algorithm(name)
-    except AlgorithmError:
-        return "halo"
-    declared = getattr(algorithm, "tiles", "halo")
+    declared = getattr(planned_algorithm(name), "tiles", "halo")
     modes: tuple[TileMode, ...] = ("passes", "whole")
     return next((mode for mode in modes if mode == declared), "halo")
+
+
+def min_halo_pixels(name: str) -> int:
+    """Pixels `name` declares it sees beyond a vector's window (a spec's `haloPixels`, or a
+    plugin's `halo_pixels`): its halo tiles get at least this halo. 0 when it declares none."""
+    return int(getattr(planned_algorithm(name), "halo_pixels", 0) or 0)
+
+
+def planned_algorithm(name: str) -> object | None:
+    """The algorithm installed as `name`, or the one its stored spec describes, or None."""
+    try:
+        return load_algorithm(name)
+    except AlgorithmError:
+        pass
+    found = _stored[0](name) if _stored else None
+    return None if found is None else ExecutableAlgorithm(parse_spec(*found), found[1])
 
 
 @cache

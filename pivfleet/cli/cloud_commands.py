@@ -28,12 +28,19 @@ def connect() -> Deployment:
 
 
 def command_bootstrap(args: argparse.Namespace) -> int:
-    from pivfleet.algorithms.registry import available_algorithms
+    """Queues for every algorithm installed here and every spec of PIVFLEET_ALGORITHM_SPECS;
+    a bad spec stops it before anything is created."""
+    from pivfleet.algorithms.registry import available_algorithms, registered_specs, use_specs
     from pivfleet.cloud.bootstrap import bootstrap
     from pivfleet.cloud.config import CloudConfig
 
-    arns = bootstrap(CloudConfig.from_env(), available_algorithms())
+    config = CloudConfig.from_env()
+    use_specs(config.algorithm_specs)
+    specs = registered_specs()
+    arns = bootstrap(config, available_algorithms(), specs)
     print(f"ready: {len(arns)} queues ({', '.join(sorted(arns))})")
+    if specs:
+        print(f"specs stored for the dispatcher: {', '.join(s.name for s in specs)}")
     return 0
 
 

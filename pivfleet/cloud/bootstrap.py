@@ -1,4 +1,5 @@
-"""`pivfleet bootstrap`: buckets, queues with dead-letter queues, and the run.json notification.
+"""`pivfleet bootstrap`: buckets, queues with dead-letter queues, the run.json notification,
+and each wrapped algorithm's spec in the output bucket (where the dispatcher plans by it).
 
 Idempotent: run it as often as you like. Terraform builds the same topology on AWS.
 """
@@ -14,10 +15,12 @@ from botocore.exceptions import ClientError
 from pivfleet.cloud.config import CloudConfig
 from pivfleet.cloud.deployment import Deployment
 from pivfleet.cloud.runtime import when_reachable
+from pivfleet.core.algorithm_spec import AlgorithmSpec
 from pivfleet.core.topology import (
     DLQ_RETENTION_SECONDS,
     RUN_SPEC_FILENAME,
     QueueSpec,
+    algorithm_spec_key,
     all_queues,
     uploads_queue,
 )
@@ -93,8 +96,19 @@ def notify_uploads(deployment: Deployment, uploads_arn: str) -> None:
     )
 
 
-def bootstrap(config: CloudConfig, algorithms: list[str]) -> dict[str, str]:
-    """Create everything; return queue name → ARN."""
+def store_specs(deployment: Deployment, specs: list[AlgorithmSpec]) -> None:
+    """Each spec as JSON at `algorithm_spec_key`: the dispatcher reads its tiling hints."""
+    outputs = deployment.outputs()
+    for spec in specs:
+        text = spec.model_dump_json(by_alias=True, exclude_none=True)
+        outputs.put(algorithm_spec_key(spec.name), text.encode())
+
+
+def bootstrap(
+    config: CloudConfig, algorithms: list[str], specs: list[AlgorithmSpec] | None = None
+) -> dict[str, str]:
+    """Create everything for `algorithms` (a jobs queue each) and store `specs`, the wrapped
+    ones among them; return queue name → ARN."""
     deployment = Deployment.connect(config)
     when_reachable(
         lambda: deployment.sqs.list_queues(MaxResults=1),
@@ -107,4 +121,5 @@ def bootstrap(config: CloudConfig, algorithms: list[str]) -> dict[str, str]:
     queues = all_queues(algorithms, config.name_prefix)
     arns = {spec.name: ensure_queue(deployment, spec) for spec in queues}
     notify_uploads(deployment, arns[uploads_queue(config.name_prefix).name])
+    store_specs(deployment, specs or [])
     return arns

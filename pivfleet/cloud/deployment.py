@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from pivfleet.algorithms.registry import use_specs, use_stored_specs
 from pivfleet.cloud.config import CloudConfig
 from pivfleet.core.errors import AlgorithmError, UnknownRunError
 from pivfleet.core.keys import current_generation
-from pivfleet.core.topology import RUN_SPEC_FILENAME, jobs_queue, results_queue, uploads_queue
+from pivfleet.core.topology import (
+    RUN_SPEC_FILENAME,
+    algorithm_spec_key,
+    jobs_queue,
+    results_queue,
+    uploads_queue,
+)
 from pivfleet.roles.collector import ResultCollector
 from pivfleet.roles.dispatcher import Dispatcher
 from pivfleet.transports.s3 import S3BlobStore
@@ -83,12 +90,26 @@ class Deployment:
         queue = find_queue(self.sqs, name)
         if queue is None:
             raise AlgorithmError(
-                f"unknown algorithm {algorithm!r}: no queue {name}; install its plugin and run "
+                f"unknown algorithm {algorithm!r}: no queue {name}; install its plugin (or put "
+                "its spec in the folder PIVFLEET_ALGORITHM_SPECS names) and run "
                 "`pivfleet bootstrap`"
             )
         return queue
 
+    def stored_spec(self, algorithm: str) -> tuple[str, str] | None:
+        """The spec `pivfleet bootstrap` stored for `algorithm` and its address, or None."""
+        key = algorithm_spec_key(algorithm)
+        try:
+            text = self.outputs().get(key).decode("utf-8")
+        except KeyError:
+            return None
+        return text, f"s3://{self.config.output_bucket}/{key}"
+
     def dispatcher(self) -> Dispatcher:
+        """The dispatcher; it plans a wrapped algorithm by its spec (this process's
+        PIVFLEET_ALGORITHM_SPECS, else the one bootstrap stored), so its tiles and halo hold."""
+        use_specs(self.config.algorithm_specs)
+        use_stored_specs(self.stored_spec)
         return Dispatcher(self.inputs(), self.outputs(), self.known_jobs_queue)
 
     def result_collector(self) -> ResultCollector:

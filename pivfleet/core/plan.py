@@ -68,6 +68,9 @@ class RunPlan(BaseModel):
     generation: str
     pairs: list[PairPlan] = Field(default_factory=list)
     created_at: float = Field(default_factory=time.time)
+    min_halo_pixels: int = 0
+    """The algorithm's own halo (a spec's `haloPixels`): halo tiles' crops reach at least this
+    far beyond their cores' windows."""
 
     def pair(self, name: str) -> PairPlan:
         return next(p for p in self.pairs if p.name == name)
@@ -121,9 +124,13 @@ def plan_pair(pair: FramePair, read: HeaderReader, spec: RunSpec, key_prefix: st
     return plan.model_copy(update={"image_shape": shape, "grid_shape": grid})
 
 
-def plan_run(spec: RunSpec, frames: RunInput, generation: str, mode: TileMode = "halo") -> RunPlan:
+def plan_run(
+    spec: RunSpec, frames: RunInput, generation: str, mode: TileMode = "halo",
+    min_halo_pixels: int = 0,
+) -> RunPlan:  # fmt: skip
     """Pair, check and size every pair's tiles; a bad pair is recorded as failed, not raised.
-    `mode`: how the algorithm's pairs may be cut (`core/tiling.py:TileMode`)."""
+    `mode`: how the algorithm's pairs may be cut (`core/tiling.py:TileMode`); `min_halo_pixels`
+    the halo it declares for its halo tiles."""
     found = pair_frames(frames.names, spec.pairing)
     pairs = [plan_pair(p, frames.read, spec, frames.key_prefix) for p in found]
     good = sum(p.error is None for p in pairs)
@@ -131,6 +138,7 @@ def plan_run(spec: RunSpec, frames: RunInput, generation: str, mode: TileMode = 
         spec=spec,
         generation=generation,
         pairs=[size_tiles(pair, spec, good, mode) for pair in pairs],
+        min_halo_pixels=min_halo_pixels,
     )
 
 
@@ -186,7 +194,7 @@ def plan_piv_jobs(plan: RunPlan, pair: PairPlan) -> list[TileJob]:
     """The pair's first PIV jobs: every tile, or pass 0's of a pass-synchronous pair."""
     if pair.synchronous:
         return plan_pass_jobs(plan, pair, 0, reach_px=0)
-    tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels)
+    tiles = plan_tiles(pair.image_shape, plan.spec.piv, pair.tile_pixels, plan.min_halo_pixels)
     return [make_job(plan, pair, tile, len(tiles)) for tile in tiles]
 
 

@@ -82,28 +82,32 @@ def split_evenly(count: int, chunk: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def crop_span(first: int, last: int, size: int, piv: PivSettings) -> tuple[int, int]:
-    """Pixel span covering final-grid cells [first, last) plus halo, its start grid-aligned."""
+def crop_span(
+    first: int, last: int, size: int, piv: PivSettings, min_halo_px: int = 0
+) -> tuple[int, int]:
+    """Pixel span covering final-grid cells [first, last) plus the halo (`halo_pixels`, or
+    `min_halo_px` when the algorithm declares it sees further), its start grid-aligned."""
     step, window, align = piv.steps[-1], piv.windows[-1], piv.grid_alignment
-    halo = halo_pixels(piv)
+    halo = max(halo_pixels(piv), min_halo_px)
     start = max(0, first * step - halo) // align * align
     stop = min(size, (last - 1) * step + window + halo)
     return start, stop
 
 
 def plan_tiles(
-    image_shape: tuple[int, int], piv: PivSettings, tile_pixels: int | None
+    image_shape: tuple[int, int], piv: PivSettings, tile_pixels: int | None, min_halo_px: int = 0
 ) -> list[Tile]:
-    """Tiles for one pair; `tile_pixels=None` gives one tile covering the whole image."""
+    """Tiles for one pair; `tile_pixels=None` gives one tile covering the whole image. Crops
+    reach at least `min_halo_px` beyond their cores' windows (an algorithm's own halo)."""
     rows, cols = grid_shape(image_shape, piv.windows[-1], piv.steps[-1])
     cells = max(1, (tile_pixels or max(image_shape)) // piv.steps[-1])
     if tile_pixels is None:
         cells = max(rows, cols, 1)
     tiles: list[Tile] = []
     for r0, r1 in split_evenly(rows, cells):
-        y0, y1 = crop_span(r0, r1, image_shape[0], piv)
+        y0, y1 = crop_span(r0, r1, image_shape[0], piv, min_halo_px)
         for c0, c1 in split_evenly(cols, cells):
-            x0, x1 = crop_span(c0, c1, image_shape[1], piv)
+            x0, x1 = crop_span(c0, c1, image_shape[1], piv, min_halo_px)
             crop = Box(y0=y0, y1=y1, x0=x0, x1=x1)
             tiles.append(Tile(index=len(tiles), crop=crop, core=Box(y0=r0, y1=r1, x0=c0, x1=c1)))
     return tiles

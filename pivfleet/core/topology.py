@@ -34,6 +34,9 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 TILE_RESULT_EXPIRY_DAYS = 7
 """Intermediate tile results under `runs/` expire after this many days."""
 RUN_SPEC_FILENAME = "run.json"
+ALGORITHM_SPECS_PREFIX = "algorithms/"
+"""Where `pivfleet bootstrap` stores each wrapped algorithm's spec in the output bucket
+(`algorithm_spec_key`), so a dispatcher that does not have the spec plans its pairs by it."""
 
 SQS_MAX_BATCH_MESSAGES = 10
 """SendMessageBatch, ReceiveMessage and Lambda's SQS batches take at most 10 messages here."""
@@ -79,3 +82,8 @@ def input_bucket(prefix: str = DEFAULT_NAME_PREFIX) -> str:
 
 def output_bucket(prefix: str = DEFAULT_NAME_PREFIX) -> str:
     return f"{prefix}-output"
+
+
+def algorithm_spec_key(algorithm: str) -> str:
+    """The output bucket's copy of a wrapped algorithm's spec (JSON, CWL's keys)."""
+    return f"{ALGORITHM_SPECS_PREFIX}{algorithm}.cwl.json"

@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import ValidationError
 
-from pivfleet.algorithms.registry import tile_mode
+from pivfleet.algorithms.registry import min_halo_pixels, tile_mode
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
 from pivfleet.core.imaging import check_texture, decode_frame, is_image_name, read_header
 from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
@@ -71,7 +71,8 @@ def dispatch_run(
         return None
     plan = stored_plan(storage)
     if plan is None:
-        planned = plan_run(spec, frames, keys.generation, tile_mode(spec.algorithm))
+        mode, halo = tile_mode(spec.algorithm), min_halo_pixels(spec.algorithm)
+        planned = plan_run(spec, frames, keys.generation, mode, halo)
         plan = stage_frames(planned, frames.decode, storage)
         if not work.put_if_absent(keys.plan(), plan.model_dump_json().encode()):
             plan = stored_plan(storage) or plan  # another dispatcher planned first: use its plan

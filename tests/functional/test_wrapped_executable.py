@@ -1,18 +1,20 @@
 """Wrapped executables: the C example compiled with gcc and run through the runtime on a known
 displacement; the time limit, the exit codes and a wrong output grid, each with real commands
-(no mocks); and `pivfleet run --algorithm` on a spec end to end."""
+(no mocks); `pivfleet run --algorithm` on a spec end to end, equal to the program run by hand;
+and through `pivfleet run`, a retry code once then success, and outputs that are missing, NaN
+or in the wrong format, each failing only its pair; haloPixels reaching the program's crops."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import tifffile
 import yaml
 
 from pivfleet.algorithms.executable import ExecutableAlgorithm
@@ -20,10 +22,10 @@ from pivfleet.cli.main import main
 from pivfleet.core.algorithm_spec import AlgorithmSpec
 from pivfleet.core.errors import PermanentJobError, RetryableJobError, is_permanent
 from pivfleet.core.spec import PivSettings
-from pivfleet.core.tiling import grid_shape
+from pivfleet.core.tiling import grid_shape, plan_tiles
+from tests.blockmatch_by_hand import EXAMPLE, assert_same_vectors, by_hand, compile_blockmatch
 from tests.synthetic import make_pair, uniform, write_pair
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "c_algorithm"
 TRUTH = (3.2, -1.7)
 PIV = PivSettings(windows=(32,), overlaps=(16,))
 
@@ -33,10 +35,7 @@ def blockmatch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The C example, compiled here as its Dockerfile compiles it."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not installed")
-    binary = tmp_path_factory.mktemp("bin") / "blockmatch"
-    source = EXAMPLE / "blockmatch.c"
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(binary), str(source), "-lm"], check=True)
-    return binary
+    return compile_blockmatch("gcc", tmp_path_factory.mktemp("bin"))
 
 
 def spec(command: list[str], **job: Any) -> AlgorithmSpec:
@@ -159,3 +158,130 @@ def test_pivfleet_run_runs_a_spec_end_to_end(
     u, v = np.loadtxt(out / "uniform.txt")[:, 2:4].T
     assert len(u) == np.prod(grid_shape((192, 256), 32, 16))
     assert abs(np.nanmedian(u) - TRUTH[0]) < 0.5 and abs(np.nanmedian(v) + TRUTH[1]) < 0.5
+    written = tuple(tifffile.imread(frames / f"uniform_{side}.tif") for side in "ab")
+    expected = by_hand(blockmatch, written, tmp_path / "by-hand")  # stitched tiles or not
+    assert_same_vectors(np.loadtxt(out / "uniform.txt"), expected)
+
+
+PROGRAM = """
+import sys
+from pathlib import Path
+
+import numpy as np
+
+args = sys.argv[1:]
+window, step = (int(args[args.index(flag) + 1]) for flag in ("--window", "--step"))
+_, width, height, _ = open(args[2], "rb").read().split(maxsplit=3)
+width, height = int(width), int(height)
+rows, cols = (height - window) // step + 1, (width - window) // step + 1
+with open(LOG, "a") as log:
+    log.write(f"{height} {width}\\n")
+fault = FAULTS.get(width, "none")
+if fault == "retry-once" and not Path(LOG + ".retried").exists():
+    Path(LOG + ".retried").touch()
+    print("device busy", file=sys.stderr)
+    sys.exit(75)
+if fault == "no-output":
+    sys.exit(0)
+if fault == "wrong-format":
+    with open("vectors.txt", "wb") as archive:  # an .npz where the spec says text
+        np.savez(archive, u=np.zeros((rows, cols)), v=np.zeros((rows, cols)))
+    sys.exit(0)
+i, j = np.mgrid[0:rows, 0:cols]
+x, y = j * step + window / 2, (rows - 1 - i) * step + window / 2
+u, v = np.full((rows, cols), 1.5), np.full((rows, cols), -0.5)
+if fault == "nan":
+    u[1, 2] = np.nan
+columns = [x.ravel(), y.ravel(), u.ravel(), v.ravel(), np.zeros(rows * cols)]
+np.savetxt("vectors.txt", np.column_stack(columns))
+"""
+"""A program standing in for a user's: right vectors on the crop it is given (u 1.5, v −0.5),
+or, for frames `width` px wide, the fault `FAULTS[width]`; each call's crop logged to LOG."""
+GOOD_SHAPE, BAD_SHAPE = (160, 224), (192, 256)
+
+
+def faulty_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, *flags: str) -> Path:
+    """`pivfleet run --algorithm faulty-<fault>` (one id per spec file in this process) on a
+    good pair and one whose program has `fault`."""
+    program, log = tmp_path / "program.py", tmp_path / "calls.log"
+    faults = {BAD_SHAPE[1]: fault}
+    program.write_text(f"LOG = {str(log)!r}\nFAULTS = {faults!r}\n{PROGRAM}")
+    document = spec([sys.executable, str(program)]).model_dump(by_alias=True, exclude_none=True)
+    document["id"] = name = f"faulty-{fault}"
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "faulty.cwl.json").write_text(json.dumps(document))
+    write_pair(tmp_path / "in", "good", make_pair(GOOD_SHAPE, uniform(*TRUTH)))
+    write_pair(tmp_path / "in", "bad", make_pair(BAD_SHAPE, uniform(*TRUTH)))
+    monkeypatch.setenv("PIVFLEET_ALGORITHM_SPECS", str(tmp_path / "specs"))
+    main([
+        "run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--algorithm", name,
+        "--windows", "32", "--overlap", "16", "--workers", "1", "--no-dataset", *flags,
+    ])  # fmt: skip
+    return tmp_path
+
+
+def pairs_of(folder: Path) -> dict[str, dict[str, Any]]:
+    summary = json.loads((folder / "out" / "summary.json").read_text())
+    return {pair["pair"]: pair for pair in summary["pairs"]}
+
+
+def calls(folder: Path) -> list[tuple[int, int]]:
+    lines = (folder / "calls.log").read_text().split("\n")
+    return [(int(h), int(w)) for h, w in (line.split() for line in lines if line)]
+
+
+def test_a_retry_exit_code_once_then_success_finishes_the_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = faulty_run(tmp_path, monkeypatch, "retry-once", "--tiling", "none")
+    pairs = pairs_of(folder)
+    assert pairs["bad"]["status"] == pairs["good"]["status"] == "done", pairs
+    assert sorted(calls(folder)) == [GOOD_SHAPE, BAD_SHAPE, BAD_SHAPE]  # the job received twice
+    u, v = np.loadtxt(folder / "out" / "bad.txt")[:, 2:4].T
+    assert np.all(u == 1.5) and np.all(v == -0.5)
+
+
+FAULTS = [
+    ("no-output", "0 files match outputBinding.glob 'vectors.txt' (expected one)"),
+    ("nan", "holds 1 NaN displacements flagged 0 (valid), the first at grid row 1, column 2"),
+    ("wrong-format", "is not OpenPIV's text columns (x y u v [flags [mask]], numbers)"),
+]
+
+
+@pytest.mark.parametrize(("fault", "problem"), FAULTS)
+def test_a_bad_output_fails_its_pair_at_once_naming_the_algorithm_and_the_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, problem: str
+) -> None:
+    folder = faulty_run(tmp_path, monkeypatch, fault, "--tiling", "none")
+    pairs = pairs_of(folder)
+    assert pairs["good"]["status"] == "done" and (folder / "out" / "good.txt").exists()
+    assert pairs["bad"]["status"] == "failed", pairs
+    [error] = pairs["bad"]["errors"]
+    assert f"faulty.cwl.json: faulty-{fault}" in error and problem in error, error
+    assert calls(folder).count(BAD_SHAPE) == 1  # permanent: no retry budget spent
+
+
+def test_halo_pixels_widen_the_crops_the_program_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tiles: halo` with haloPixels above pivfleet's own halo: each crop reaches that far."""
+    folder = tmp_path / "narrow"
+    folder.mkdir()
+    faulty_run(folder, monkeypatch, "halo", "--tiling", "64")
+    document = json.loads((folder / "specs" / "faulty.cwl.json").read_text())
+    document["id"] = "faulty-wide-halo"
+    document["hints"]["pivfleet:Job"] = {"tiles": "halo", "haloPixels": 200}
+    wide = tmp_path / "wide"
+    (wide / "specs").mkdir(parents=True)
+    (wide / "specs" / "faulty.cwl.json").write_text(json.dumps(document))
+    monkeypatch.setenv("PIVFLEET_ALGORITHM_SPECS", str(wide / "specs"))
+    log = folder / "calls.log"
+    log.write_text("")
+    main([
+        "run", str(folder / "in"), "--out", str(wide / "out"), "--algorithm", "faulty-wide-halo",
+        "--windows", "32", "--overlap", "16", "--tiling", "64", "--workers", "1", "--no-dataset",
+    ])  # fmt: skip
+    expected = [t.crop.shape for s in (GOOD_SHAPE, BAD_SHAPE) for t in plan_tiles(s, PIV, 64, 200)]
+    narrow = [t.crop.shape for s in (GOOD_SHAPE, BAD_SHAPE) for t in plan_tiles(s, PIV, 64)]
+    assert sorted(calls(folder)) == sorted(expected) != sorted(narrow)
+    assert all(pair["status"] == "done" for pair in pairs_of(wide).values())

@@ -132,3 +132,35 @@ def test_parameters_are_checked_against_the_inputs() -> None:
         parameter_values(spec, {"search": 4.5})
     with pytest.raises(ValueError, match="unknown \\['window'\\]"):
         parameter_values(spec, {"window": 16})  # the grid's inputs come from piv
+
+
+BAD_SPECS = [
+    (lambda d: d.update(stdout="log.txt"), "stdout: unknown key", "remove it"),
+    (lambda d: d.pop("baseCommand"), "baseCommand: missing", "add `baseCommand: [PROGRAM]`"),
+    (lambda d: d["inputs"]["search"].pop("type"), "inputs.search: no `type`", "int, float"),
+    (
+        lambda d: d["outputs"]["vectors"]["outputBinding"].pop("glob"),
+        "outputs.vectors.outputBinding.glob: missing",
+        "glob: vectors.txt",
+    ),
+    (
+        lambda d: d["arguments"].append("$(inputs.size)"),
+        "arguments[2] '$(inputs.size)' references input 'size', which is not declared",
+        "declare it under inputs",
+    ),
+]
+"""The five mistakes issue #15 names: each refused with the field and the fix."""
+
+
+@pytest.mark.parametrize(("change", "field", "fix"), BAD_SPECS)
+def test_a_bad_spec_names_the_field_and_the_fix(change: Any, field: str, fix: str) -> None:
+    document = example()
+    change(document)
+    message = refusal(document)
+    assert message.startswith("spec.cwl.json: ") and field in message and fix in message
+
+
+def test_an_expression_on_a_declared_input_asks_for_a_binding() -> None:
+    document = example()
+    document["arguments"].append("--size=$(inputs.search)")
+    assert "expressions are not supported" in refusal(document)

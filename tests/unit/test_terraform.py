@@ -510,3 +510,12 @@ def test_the_reconciler_runs_on_a_schedule_with_a_handler_that_exists() -> None:
     kinds = {kind for kind, _, _ in function}
     assert {"aws_cloudwatch_event_rule", "aws_cloudwatch_event_target"} <= kinds
     assert "aws_lambda_permission" in kinds
+
+
+def test_algorithms_refuse_a_gpu_and_say_where_the_limit_is_documented() -> None:
+    """Fargate has no GPUs: gpu > 0 fails at plan time with the doc to read, not at launch."""
+    algorithms = variables(load_dir(TERRAFORM))["algorithms"]
+    assert "gpu" in str(algorithms["type"])
+    assert "GPUs per task, a count, and only 0" in algorithms["description"]
+    gpu = [v for v in algorithms["validation"] if "a.gpu == 0" in v["condition"]]
+    assert len(gpu) == 1 and "docs/algorithms.md#gpus" in gpu[0]["error_message"]

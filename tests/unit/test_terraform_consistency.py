@@ -227,3 +227,13 @@ def test_storage_gets_expiry_and_run_spec_name() -> None:
     storage = MODULES["storage"]
     assert storage["tile_result_expiry_days"] == "${var.tile_result_expiry_days}"
     assert storage["run_spec_filename"] == "${local.run_spec_filename}"
+
+
+def test_stored_specs_land_where_the_dispatcher_reads_them() -> None:
+    """Terraform writes each algorithm's spec at the key bootstrap writes and the dispatcher
+    reads (`core/topology.py:algorithm_spec_key`)."""
+    prefix = resolve(LOCALS["algorithm_specs_prefix"], {})
+    assert f"{prefix}my-algo.cwl.json" == topology.algorithm_spec_key("my-algo")
+    specs = MODULES["storage"]["algorithm_specs"]
+    assert '"${local.algorithm_specs_prefix}${name}.cwl.json"' in specs
+    assert "jsonencode(yamldecode(file(algorithm.spec)))" in specs

@@ -224,3 +224,20 @@ def test_auto_tiles_when_workers_would_idle(
 def test_auto_keeps_whole_pairs_when_the_image_is_smaller_than_a_minimum_tile() -> None:
     # one small pair and many workers: cutting below MIN_AUTO_TILE_PIXELS would be mostly halo
     assert choose_tile_pixels("auto", (512, 512), pairs=1, workers=64) is None
+
+
+@pytest.mark.parametrize("declared", [0, 100, 300])
+def test_an_algorithms_own_halo_widens_the_crops_never_the_cores(declared: int) -> None:
+    """A spec's haloPixels above pivfleet's halo reaches that far; below it changes nothing."""
+    piv, shape = PivSettings(windows=(32,), overlaps=(16,)), (1024, 1536)
+    own = halo_pixels(piv)
+    tiles = plan_tiles(shape, piv, 256, min_halo_px=declared)
+    assert [t.core for t in tiles] == [t.core for t in plan_tiles(shape, piv, 256)]
+    halo = max(own, declared)
+    for tile in tiles:
+        core_y0, core_y1 = core_pixel_span(tile.core.y0, tile.core.y1, piv)
+        core_x0, core_x1 = core_pixel_span(tile.core.x0, tile.core.x1, piv)
+        assert tile.crop.y0 == max(0, core_y0 - halo) // piv.grid_alignment * piv.grid_alignment
+        assert tile.crop.y1 == min(shape[0], core_y1 + halo)
+        assert tile.crop.x1 == min(shape[1], core_x1 + halo)
+        assert tile.crop.x0 <= max(0, core_x0 - halo)

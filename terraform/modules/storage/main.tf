@@ -149,3 +149,17 @@ resource "aws_s3_bucket_notification" "run_spec" {
     filter_suffix = var.run_spec_filename
   }
 }
+
+# Wrapped algorithms' specs, where the dispatcher finds them (pivfleet bootstrap writes the same
+# keys on LocalStack): it cuts a `tiles: whole` program's pairs never, a `halo` one's with its
+# haloPixels, without the spec being built into the Lambda image.
+resource "aws_s3_object" "algorithm_spec" {
+  for_each = var.algorithm_specs
+
+  bucket       = aws_s3_bucket.this["output"].id
+  key          = each.key
+  content      = each.value
+  content_type = "application/json"
+  kms_key_id   = var.kms_key_arn
+  tags         = var.tags
+}

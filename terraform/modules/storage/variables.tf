@@ -66,3 +66,9 @@ variable "tags" {
   description = "Tags added to both buckets."
   default     = {}
 }
+
+variable "algorithm_specs" {
+  type        = map(string)
+  description = "Objects written to the output bucket: key (algorithms/<name>.cwl.json) => a wrapped algorithm's spec as JSON, which the dispatcher reads to cut that algorithm's pairs."
+  default     = {}
+}
