@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from pivfleet.algorithms.registry import use_specs
+from pivfleet.cloud import runtime
 from pivfleet.cloud.config import CloudConfig
 from pivfleet.cloud.deployment import Deployment
 from pivfleet.cloud.logs import configure_json_logging
-from pivfleet.cloud.runtime import drain_on_sigterm, run_processes, stop_on_signals, when_reachable
 from pivfleet.core.errors import PivfleetError
 from pivfleet.core.keys import bucket_keys
-from pivfleet.engine.threads import use_threads
 from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.worker import Worker, Workspace, process_tile
 
@@ -21,10 +19,9 @@ log = logging.getLogger("worker")
 
 def work(config: CloudConfig) -> None:
     """One process's loop: SIGTERM stops receiving and starts the drain clock."""
-    use_threads(config.threads)
-    use_specs(config.algorithm_specs)
-    stop, deployment = stop_on_signals(), Deployment.connect(config)
-    queues = when_reachable(
+    runtime.prepare_worker_process(config)
+    stop, deployment = runtime.stop_on_signals(), Deployment.connect(config)
+    queues = runtime.when_reachable(
         lambda: (deployment.jobs_queue(config.algorithm), deployment.results_queue()),
         f"{config.name_prefix} queues at {deployment.endpoint}",
         stop,
@@ -39,7 +36,7 @@ def work(config: CloudConfig) -> None:
         config.worker_size,
     )
     consumer = Consumer(worker.metered(jobs), worker, Intake(lease=config.job_lease))
-    drain_on_sigterm(stop, config.drain_seconds, consumer.release)
+    runtime.drain_on_sigterm(stop, config.drain_seconds, consumer.release)
     log.info("worker started", extra={"queue": jobs.name})
     consumer.run(stop)
 
@@ -52,7 +49,7 @@ def main() -> int:
         log.error(str(error))
         return 2
     configure_json_logging(config.log_level)
-    run_processes(lambda: work(config), config.worker_processes)
+    runtime.run_processes(lambda: work(config), config.worker_processes)
     return 0
 
 

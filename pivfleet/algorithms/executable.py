@@ -9,12 +9,15 @@ consume loop. Either error carries the last lines of stderr."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import subprocess
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +43,15 @@ STDERR_TAIL_LINES = 20
 PIPE_CLOSE_SECONDS = 5
 """How long to wait for the output readers after the command ends (a child it left behind may
 hold the pipes open)."""
+_program_environment: dict[str, dict[str, str] | None] = {"variables": None}
+"""What every command's environment is (`use_program_environment`); None: this process's."""
+
+
+def use_program_environment(environment: Mapping[str, str] | None) -> None:
+    """Run every wrapped command of this process with `environment`: the entry points give
+    their own without credentials or pivfleet's settings (`cloud/config.py`), so a program
+    gets no keys to the account."""
+    _program_environment["variables"] = None if environment is None else dict(environment)
 
 
 @dataclass(frozen=True)
@@ -137,17 +149,22 @@ class ExecutableAlgorithm:
 
 def run_command(argv: list[str], work: Path, timeout_seconds: float, name: str) -> Completion:
     """Run `argv` in `work` (no shell, no stdin), each line of its stdout and stderr logged as
-    it comes, killed after `timeout_seconds`."""
+    it comes, killed after `timeout_seconds`. It runs in a session of its own, so whatever it
+    started goes with it when it ends or is killed: no process outlives its job."""
     with subprocess.Popen(
         argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, errors="replace",
+        stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+        env=_program_environment["variables"],
     ) as process:  # fmt: skip
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         readers = [
             follow(process.stdout, name, "stdout", None),
             follow(process.stderr, name, "stderr", tail),
         ]
-        timed_out = wait_or_kill(process, timeout_seconds)
+        try:
+            timed_out = wait_or_kill(process, timeout_seconds)
+        finally:
+            kill_group(process.pid)
         for reader in readers:
             reader.join(PIPE_CLOSE_SECONDS)
     return Completion(process.returncode, timed_out, " | ".join(tail))
@@ -158,10 +175,16 @@ def wait_or_kill(process: subprocess.Popen[str], timeout_seconds: float) -> bool
     try:
         process.wait(timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
-        process.kill()
+        kill_group(process.pid)
         process.wait()
         return True
     return False
+
+
+def kill_group(leader: int) -> None:
+    """SIGKILL the command's process group (its session), leader and children alike."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, signal.SIGKILL)
 
 
 def follow(

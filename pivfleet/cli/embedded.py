@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pivfleet.algorithms.executable import use_program_environment
 from pivfleet.algorithms.registry import check_run, load_algorithm, use_specs
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
@@ -48,17 +49,29 @@ JOB_LEASE = Lease(HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS)
 _pool_state: dict[str, object] = {}
 
 
-def init_pool_process(
-    input_root: str, work_root: str, keys: RunKeys, threads: int, specs: Path | None
-) -> None:
+@dataclass(frozen=True)
+class PoolSetup:
+    """What each pool process needs: the input and work folders, the run's keys, its engine
+    threads, the algorithm specs and their commands' environment."""
+
+    input_root: str
+    work_root: str
+    keys: RunKeys
+    threads: int
+    specs: Path | None
+    environment: dict[str, str] | None
+
+
+def init_pool_process(setup: PoolSetup) -> None:
     """Per-process state: each pool process keeps its own decoded-pair cache and registers the
     algorithm specs. Ctrl-C reaches the whole process group: the parent stops the pool, so the
     children ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    use_threads(threads)
-    use_specs(specs)
-    space = Workspace(FileBlobStore(Path(input_root)), FileBlobStore(Path(work_root)))
-    _pool_state.update(space=space, keys=keys)
+    use_threads(setup.threads)
+    use_specs(setup.specs)
+    use_program_environment(setup.environment)
+    space = Workspace(FileBlobStore(Path(setup.input_root)), FileBlobStore(Path(setup.work_root)))
+    _pool_state.update(space=space, keys=setup.keys)
 
 
 def run_in_pool_process(body: str) -> str:
@@ -194,6 +207,8 @@ class EmbeddedRun:
     """What each pool process is priced as in the summary's cost: a worker process on AWS."""
     algorithm_specs: Path | None = None
     """The folder of algorithm specs (wrapped executables) `--algorithm` may name."""
+    program_environment: dict[str, str] | None = None
+    """The environment wrapped commands run with (None: this process's)."""
 
     def execute(self) -> RunSummary:
         check_input_folder(self.input_dir)
@@ -223,9 +238,12 @@ class EmbeddedRun:
         if not any(p.tile_count for p in plan.pairs):
             progress.close()
             return RunSummary.model_validate_json(storage.outputs.get(keys.summary()))
-        args = (str(self.input_dir), str(scratch), keys, self.threads, self.algorithm_specs)
+        setup = PoolSetup(
+            str(self.input_dir), str(scratch), keys, self.threads, self.algorithm_specs,
+            self.program_environment,
+        )  # fmt: skip
         with ProcessPoolExecutor(
-            self.workers, initializer=init_pool_process, initargs=args
+            self.workers, initializer=init_pool_process, initargs=(setup,)
         ) as pool:
             collector = Collector(storage, plan, one_queue(jobs))
             return self._consume(collector, progress, jobs, pool)

@@ -19,13 +19,13 @@ WORKERS_PER_CORE_MAX = 4
 
 def command_run(args: argparse.Namespace) -> int:
     from pivfleet.cli.embedded import EmbeddedRun
-    from pivfleet.cloud.config import algorithm_specs, worker_size
+    from pivfleet.cloud.config import algorithm_specs, program_environment, worker_size
 
     workers, threads = check_workers(args.workers), check_threads(args.threads)
     spec = options.build_spec(args, run=args.run or "local", workers=workers)
     run = EmbeddedRun(
         spec, Path(args.input), Path(args.out), workers, args.replace, threads, worker_size(),
-        algorithm_specs(),
+        algorithm_specs(), program_environment(),
     )  # fmt: skip
     summary = run.execute()
     print(

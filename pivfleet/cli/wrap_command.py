@@ -132,9 +132,11 @@ def run_once(
     spec: AlgorithmSpec, source: str, frames: tuple[Frame, Frame], parameters: dict[str, Any]
 ) -> str:
     """An image step's frames, or an algorithm's vectors with the default `piv` settings."""
-    from pivfleet.algorithms.executable import ExecutableAlgorithm
+    from pivfleet.algorithms.executable import ExecutableAlgorithm, use_program_environment
     from pivfleet.algorithms.executable_step import ExecutableImageStep
+    from pivfleet.cloud.config import program_environment
 
+    use_program_environment(program_environment())  # as a worker runs it
     if spec.makes_images:
         step = ExecutableImageStep(spec, source)
         return describe_frames(step.process_images(*frames, parameters))

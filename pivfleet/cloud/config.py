@@ -62,6 +62,19 @@ def algorithm_specs(env: Mapping[str, str] | None = None) -> Path | None:
     return Path(folder) if folder else None
 
 
+HIDDEN_FROM_PROGRAMS = ("AWS_", "PIVFLEET_")
+"""Prefixes of the variables a wrapped executable's command does not see: the account's
+settings and credentials (ECS hands a task's role to it as AWS_CONTAINER_CREDENTIALS_*), and
+pivfleet's own."""
+
+
+def program_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment wrapped commands run with: this process's, less HIDDEN_FROM_PROGRAMS
+    (the image's own PATH, LD_LIBRARY_PATH, licence settings… pass through)."""
+    env = os.environ if env is None else env
+    return {k: v for k, v in env.items() if not k.startswith(HIDDEN_FROM_PROGRAMS)}
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     level = (env.get("PIVFLEET_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:

@@ -7,8 +7,11 @@ or in the wrong format, each failing only its pair; haloPixels reaching the prog
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -285,3 +288,76 @@ def test_halo_pixels_widen_the_crops_the_program_is_given(
     narrow = [t.crop.shape for s in (GOOD_SHAPE, BAD_SHAPE) for t in plan_tiles(s, PIV, 64)]
     assert sorted(calls(folder)) == sorted(expected) != sorted(narrow)
     assert all(pair["status"] == "done" for pair in pairs_of(wide).values())
+
+
+LINGERING = """
+import subprocess, sys, time
+child = subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(120)"],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
+open(PIDS, "w").write(str(child.pid))
+{end}
+"""
+"""A command that starts a child of its own (a shell script's program, a MATLAB runtime's
+helper), then hangs or exits leaving it behind."""
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, killed and waiting for its parent, is not running)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize(
+    ("end", "raised"),
+    [("time.sleep(120)", RetryableJobError), ("sys.exit(3)", PermanentJobError)],
+)
+def test_the_commands_whole_process_tree_ends_with_its_job(
+    tmp_path: Path, end: str, raised: type[Exception]
+) -> None:
+    """Killed at its time limit, or exiting on its own: nothing it started outlives the job."""
+    pids = tmp_path / "pids"
+    code = f"PIDS = {str(pids)!r}\n" + LINGERING.format(end=end)
+    document = spec([sys.executable, "-c", code]).model_dump(by_alias=True, exclude_none=True)
+    document["requirements"]["ToolTimeLimit"] = {"timelimit": 2}
+    document["hints"]["pivfleet:Job"]["permanentExitCodes"] = [3]
+    algorithm = ExecutableAlgorithm(AlgorithmSpec.model_validate(document), "tree.cwl.yml")
+    with pytest.raises(raised):
+        algorithm.process(*pair(), PIV, {})
+    child = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive(child):
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the command's child outlived its job")
+
+
+def test_the_command_sees_no_credentials_nor_pivfleets_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pivfleet run` runs wrapped commands with its environment less AWS_* and PIVFLEET_*;
+    the lab's own variables pass through."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x")
+    monkeypatch.setenv("LAB_LICENCE_SERVER", "27000@licence")
+    shown = "import os, sys; print(' '.join(sorted(os.environ)), file=sys.stderr); sys.exit(3)"
+    document = spec([sys.executable, "-c", shown]).model_dump(by_alias=True, exclude_none=True)
+    document.update(id="environment")
+    document["hints"]["pivfleet:Job"]["permanentExitCodes"] = [3]
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "environment.cwl.json").write_text(json.dumps(document))
+    write_pair(tmp_path / "in", "pair", make_pair(GOOD_SHAPE, uniform(*TRUTH)))
+    monkeypatch.setenv("PIVFLEET_ALGORITHM_SPECS", str(tmp_path / "specs"))
+    main([
+        "run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--algorithm", "environment",
+        "--windows", "32", "--overlap", "16", "--workers", "1", "--no-dataset",
+    ])  # fmt: skip
+    [error] = pairs_of(tmp_path)["pair"]["errors"]
+    variables = error.rsplit("stderr ends: ", 1)[1].split()
+    assert "LAB_LICENCE_SERVER" in variables and "PATH" in variables, error
+    assert not [name for name in variables if name.startswith(("AWS_", "PIVFLEET_"))], error
