@@ -5,13 +5,10 @@ of the same run.json; a step that fails fails only its pair."""
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import tifffile
 import yaml
 
 from pivfleet.cli.embedded import EmbeddedRun
@@ -21,6 +18,7 @@ from pivfleet.core.spec import ImageStep, RunSpec
 from tests.integration.helpers import Cloud, Roles
 from tests.integration.test_crashes import RECOVERY_SECONDS, killed
 from tests.integration.test_pipeline import SMALL_PIV, pair_frames, wait_summary
+from tests.integration.test_wrapped_pipeline import tiff
 from tests.synthetic import make_pair, uniform
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_step"
@@ -111,12 +109,6 @@ def test_a_failing_step_fails_only_its_pair(
     assert error.startswith("image step 1 (background): failed on half/bad/x_a.tif: "), error
     assert "exited 1 (permanent)" in error and "no particles in this pair: (192, 200)" in error
     assert cloud.output_keys("half/bad/") == []
-
-
-def tiff(frame: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    tifffile.imwrite(buffer, frame)
-    return buffer.getvalue()
 
 
 def test_a_collector_killed_after_a_step_sends_the_pair_on_once(

@@ -23,6 +23,7 @@ from pivfleet.core.spec import PivSettings, RunSpec
 from tests.blockmatch_by_hand import EXAMPLE, assert_same_vectors, by_hand, compile_blockmatch
 from tests.integration.helpers import PIVFLEET_CLI, REPO_ROOT, Cloud, Roles, role_env, wait_for
 from tests.synthetic import make_pair, uniform
+from tests.unit.test_algorithm_spec import BAD_SPECS
 
 PIV = PivSettings(windows=(32,), overlaps=(16,))
 SHAPE = (192, 288)
@@ -59,23 +60,6 @@ def bootstrap(prefix: str, specs: Path) -> subprocess.CompletedProcess[str]:
         [PIVFLEET_CLI, "bootstrap"], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
         timeout=120, check=False,
     )  # fmt: skip
-
-
-BAD_SPECS = [
-    (lambda d: d.update(stdout="log.txt"), "stdout: unknown key", "remove it"),
-    (lambda d: d.pop("baseCommand"), "baseCommand: missing", "add `baseCommand: [PROGRAM]`"),
-    (lambda d: d["inputs"]["search"].pop("type"), "inputs.search: no `type`", "int, float"),
-    (
-        lambda d: d["outputs"]["vectors"]["outputBinding"].pop("glob"),
-        "outputs.vectors.outputBinding.glob: missing",
-        "glob: vectors.txt",
-    ),
-    (
-        lambda d: d["arguments"].append("$(inputs.size)"),
-        "arguments[2] '$(inputs.size)' references input 'size'",
-        "declare it under inputs",
-    ),
-]
 
 
 @pytest.mark.parametrize(("change", "field", "fix"), BAD_SPECS)
