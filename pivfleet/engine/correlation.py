@@ -87,15 +87,15 @@ def correlate_windows(
     returns it) and s2n of every window of `grid`, a block of window rows at a time (each
     block's planes stay in the cache from the FFT to the peak search), blocks on
     `thread_count()` threads."""
-    a, b = window_stack(frame_a, grid), window_stack(frame_b, grid)
-    rows, cols = a.shape[:2]
+    rows, cols = grid.shape(frame_a.shape)
     u, v, s2n = (np.empty((rows, cols)) for _ in range(3))
-    block = max(1, CHUNK_BYTES // max(1, cols * a.shape[-1] * a.shape[-2] * 4))
+    block = max(1, CHUNK_BYTES // max(1, cols * grid.window * grid.window * 4))
     s2n_method = S2N_METHODS.index(piv.sig2noise_method if piv.sig2noise_validate else "none")
 
     def correlate_block(first: int) -> None:
-        part = slice(first, first + block)
-        corr = correlate_stacks(a[part], b[part], piv)
+        part = slice(first, min(first + block, rows))
+        windows = (band_windows(frame_a, grid, part), band_windows(frame_b, grid, part))
+        corr = correlate_stacks(*windows, piv)
         find_peaks(
             corr.reshape(-1, *corr.shape[-2:]), SUBPIXEL_METHODS.index(piv.subpixel_method),
             s2n_method, piv.sig2noise_mask,
@@ -104,3 +104,11 @@ def correlate_windows(
 
     map_threads(correlate_block, range(0, rows, block))
     return u, v, s2n
+
+
+def band_windows(frame: Pixels, grid: PassGrid, window_rows: slice) -> Stack:
+    """The windows of rows `window_rows` of `grid`, from the band of frame rows they cover in
+    single precision: a double-precision frame is converted a band at a time, never whole."""
+    top = window_rows.start * grid.step
+    bottom = (window_rows.stop - 1) * grid.step + grid.window
+    return window_stack(frame[top:bottom], grid)

@@ -3,15 +3,16 @@ with cubic B-splines, as OpenPIV's `create_deformation_field` + `map_coordinates
 mode="nearest")` resample them, in one compiled loop over the pixels.
 
 The loop evaluates the predictor's cubic spline (fitpack's, `engine/splines.py`) at each pixel
-from per-row and per-column basis weights (no dense displacement fields) and samples both frames
-there: no full-frame float64 array is made but each frame's spline coefficients, computed as
-scipy computes them (edge values 12 pixels out, then the mirror-boundary recursion), one frame
-at a time. The deformed frames are single precision (the correlation's), ~1e-7 of the frame's
-range from scipy's values."""
+from per-row and per-column basis weights (no dense displacement fields), once for both frames,
+and samples both there. No full-frame float64 array is made: each frame's spline coefficients
+are single precision, computed as scipy computes them (edge values 12 pixels out, then the
+mirror-boundary recursion, in double) and once per pair, not per pass. The deformed frames are
+single precision (the correlation's), ~1e-7 of the frame's range from scipy's values."""
 
 from __future__ import annotations
 
 import math
+import weakref
 from typing import TYPE_CHECKING
 
 import numba
@@ -34,18 +35,36 @@ GAIN = 6.0
 """The cubic prefilter's gain, (1 - POLE)(1 - 1/POLE)."""
 HORIZON = 40
 """Terms of the mirror boundary's initial sum: |POLE|^40 ≈ 1e-23, below double rounding."""
-COLUMN_BLOCK = 64
-"""Columns (or rows) filtered together: a block of a 4,400-row frame is 2 MB of float64."""
-Coefficients = npt.NDArray[np.float64]
+COLUMN_BLOCK = 32
+"""Columns (or rows) filtered together: a block of a 4,400-row frame is 1 MB of float64."""
 Single = npt.NDArray[np.float32]
 
 
-def spline_coefficients(frame: Pixels) -> Coefficients:
-    """The cubic B-spline coefficients of `frame`, padded `SPLINE_PAD_PIXELS` each side."""
-    padded = np.pad(np.asarray(frame, np.float64), SPLINE_PAD_PIXELS, mode="edge")
-    _filter_columns(padded)
-    _filter_columns(padded.T)  # along the rows: the same blocks, read across
+def spline_coefficients(frame: Pixels) -> Single:
+    """The cubic B-spline coefficients of `frame`, padded `SPLINE_PAD_PIXELS` each side, in
+    single precision (filtered in double, a block at a time)."""
+    pad = 2 * SPLINE_PAD_PIXELS
+    padded = np.empty((frame.shape[0] + pad, frame.shape[1] + pad), np.float32)
+    _filter_columns(np.asarray(frame), padded)
+    _filter_columns(padded.T, padded.T)  # along the rows: the same blocks, read across
     return padded
+
+
+def pair_coefficients(frames: tuple[Pixels, Pixels]) -> tuple[Single, Single]:
+    """Both frames' coefficients, computed once per pair: every pass after the first resamples
+    the same two frames (the engine never changes a frame it is given)."""
+    cached = _COEFFICIENTS.get("pair")
+    if cached is not None and all(r() is f for r, f in zip(cached[0], frames, strict=True)):
+        return cached[1]
+    _COEFFICIENTS.clear()  # the last pair's first: never two pairs' coefficients at once
+    coefficients = (spline_coefficients(frames[0]), spline_coefficients(frames[1]))
+    # Dropped with either frame: a finished pair's coefficients do not outlive it.
+    refs = tuple(weakref.ref(f, lambda _: _COEFFICIENTS.clear()) for f in frames)
+    _COEFFICIENTS["pair"] = (refs, coefficients)
+    return coefficients
+
+
+_COEFFICIENTS: dict[str, tuple[tuple[weakref.ref[Pixels], ...], tuple[Single, Single]]] = {}
 
 
 def deform_pair(
@@ -60,104 +79,119 @@ def deform_pair(
     rows = bases(spline_u.row_knots, np.arange(origin[0], origin[0] + shape[0], dtype=float))
     cols = bases(spline_u.col_knots, np.arange(origin[1], origin[1] + shape[1], dtype=float))
     spline = (spline_u.coefficients, spline_v.coefficients)
-    moved_a = _deform_frame(frames[0], -0.5, rows, cols, spline)
-    return moved_a, _deform_frame(frames[1], 0.5, rows, cols, spline)
-
-
-def _deform_frame(
-    frame: Pixels, sign: float, rows: Bases, cols: Bases, spline: tuple[Frame, Frame]
-) -> Single:
-    """One frame sampled at `pixel + sign·d`, a band of rows per thread."""
-    out, coefficients = np.empty(frame.shape, np.float32), spline_coefficients(frame)
+    coefficients = pair_coefficients(frames)
+    moved = (np.empty(shape, np.float32), np.empty(shape, np.float32))
 
     def deform_band(band: slice) -> None:
         band_rows = (rows[0][band], rows[1][band])
-        _deform(coefficients, sign, band.start, band_rows, cols, spline, out[band])
+        out = (moved[0][band], moved[1][band])
+        _deform(coefficients, band.start, (band_rows, cols), spline, out)
 
-    map_threads(deform_band, bands(frame.shape[0]))
-    return out
+    map_threads(deform_band, bands(shape[0]))
+    return moved
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _deform(  # noqa: PLR0913 - a compiled loop takes its arrays one by one
-    coef: Coefficients,
-    sign: float,
+def _deform(
+    coefficients: tuple[Single, Single],
     first_row: int,
-    rows: tuple[npt.NDArray[np.intp], Frame],
-    cols: tuple[npt.NDArray[np.intp], Frame],
+    basis: tuple[Bases, Bases],
     spline: tuple[Frame, Frame],
-    out: Single,
+    out: tuple[Single, Single],
 ) -> None:  # pragma: no cover - compiled
-    """`out` = the frame sampled at `pixel + sign·d` on its rows from `first_row`; `rows` (of
-    those) and `cols` are the predictor spline's first coefficient and basis weights at each
-    pixel row and column."""
-    (row_first, row_weights), (col_first, col_weights) = rows, cols
+    """`out` = both frames sampled at `pixel ∓ d/2` on their rows from `first_row`; `basis`,
+    the predictor spline's first coefficient and basis weights at each pixel row (of those) and
+    column. The predictor is evaluated once per pixel for both frames."""
+    (row_first, row_weights), (col_first, col_weights) = basis
     spline_u, spline_v = spline
     line_u, line_v = np.empty(spline_u.shape[1]), np.empty(spline_u.shape[1])
-    for r in range(out.shape[0]):
+    u, v = np.empty(out[0].shape[1]), np.empty(out[0].shape[1])
+    for r in range(out[0].shape[0]):
         # The predictor's spline along this row: its row factor applied once, not per pixel.
         line_u[:] = 0.0
         line_v[:] = 0.0
         for i in range(4):
-            line_u += row_weights[r, i] * spline_u[row_first[r] + i]
-            line_v += row_weights[r, i] * spline_v[row_first[r] + i]
-        for c in range(out.shape[1]):
-            u = v = 0.0
-            for j in range(4):
-                u += col_weights[c, j] * line_u[col_first[c] + j]
-                v += col_weights[c, j] * line_v[col_first[c] + j]
-            out[r, c] = _interpolate(coef, first_row + r + sign * v, c + sign * u)
+            weight, source = row_weights[r, i], row_first[r] + i
+            for k in range(line_u.size):
+                line_u[k] += weight * spline_u[source, k]
+                line_v[k] += weight * spline_v[source, k]
+        for c in range(u.size):
+            at, weights = col_first[c], col_weights[c]
+            u[c] = weights[0] * line_u[at] + weights[1] * line_u[at + 1]
+            u[c] += weights[2] * line_u[at + 2] + weights[3] * line_u[at + 3]
+            v[c] = weights[0] * line_v[at] + weights[1] * line_v[at + 1]
+            v[c] += weights[2] * line_v[at + 2] + weights[3] * line_v[at + 3]
+        _sample_row(coefficients[0], first_row + r, (u, v), -0.5, out[0][r])
+        _sample_row(coefficients[1], first_row + r, (u, v), 0.5, out[1][r])
 
 
-@numba.njit(cache=True, fastmath=True, inline="always")
-def _interpolate(coef: Coefficients, y: float, x: float) -> float:  # pragma: no cover - compiled
-    """The cubic spline with coefficients `coef` at frame pixel (y, x); beyond the padding
-    the nearest coefficients are used."""
-    y += SPLINE_PAD_PIXELS
-    x += SPLINE_PAD_PIXELS
-    iy, ix = math.floor(y), math.floor(x)
-    wy0, wy1, wy2, wy3 = _cubic_weights(y - iy)
-    wx0, wx1, wx2, wx3 = _cubic_weights(x - ix)
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _sample_row(
+    coef: Single, row: int, shift: tuple[Frame, Frame], sign: float, out: Single
+) -> None:  # pragma: no cover - compiled
+    """`out` = frame row `row` sampled at `pixel + sign·shift` (`shift`: u, v): the cubic
+    spline with coefficients `coef` (padded); beyond the padding, the nearest coefficients.
+    Branch-free; weights in single precision (the coefficients' own), positions in double (a
+    float32 pixel coordinate near 6,000 is only good to 5e-4 px)."""
     last_row, last_col = coef.shape[0] - 1, coef.shape[1] - 1
-    if 1 <= iy <= last_row - 2 and 1 <= ix <= last_col - 2:
-        r0, r1, r2, r3 = coef[iy - 1], coef[iy], coef[iy + 1], coef[iy + 2]
-        return float(
-            wy0 * (wx0 * r0[ix - 1] + wx1 * r0[ix] + wx2 * r0[ix + 1] + wx3 * r0[ix + 2])
-            + wy1 * (wx0 * r1[ix - 1] + wx1 * r1[ix] + wx2 * r1[ix + 1] + wx3 * r1[ix + 2])
-            + wy2 * (wx0 * r2[ix - 1] + wx1 * r2[ix] + wx2 * r2[ix + 1] + wx3 * r2[ix + 2])
-            + wy3 * (wx0 * r3[ix - 1] + wx1 * r3[ix] + wx2 * r3[ix + 1] + wx3 * r3[ix + 2])
-        )
-    rows = [min(max(iy - 1 + a, 0), last_row) for a in range(4)]
-    cols = [min(max(ix - 1 + b, 0), last_col) for b in range(4)]
-    total = 0.0
-    for a, wy in enumerate((wy0, wy1, wy2, wy3)):
-        for b, wx in enumerate((wx0, wx1, wx2, wx3)):
-            total += wy * wx * coef[rows[a], cols[b]]
-    return total
+    u, v = shift
+    for c in range(out.size):
+        y = row + sign * v[c] + SPLINE_PAD_PIXELS
+        x = c + sign * u[c] + SPLINE_PAD_PIXELS
+        floor_y, floor_x = math.floor(y), math.floor(x)
+        wy0, wy1, wy2, wy3 = _cubic_weights(np.float32(y - floor_y))
+        wx0, wx1, wx2, wx3 = _cubic_weights(np.float32(x - floor_x))
+        iy, ix = int(floor_y), int(floor_x)
+        r0, r1 = min(max(iy - 1, 0), last_row), min(max(iy, 0), last_row)
+        r2, r3 = min(max(iy + 1, 0), last_row), min(max(iy + 2, 0), last_row)
+        c0, c1 = min(max(ix - 1, 0), last_col), min(max(ix, 0), last_col)
+        c2, c3 = min(max(ix + 1, 0), last_col), min(max(ix + 2, 0), last_col)
+        # Along each of the four coefficient rows, then down them.
+        s0 = wx0 * coef[r0, c0] + wx1 * coef[r0, c1] + wx2 * coef[r0, c2] + wx3 * coef[r0, c3]
+        s1 = wx0 * coef[r1, c0] + wx1 * coef[r1, c1] + wx2 * coef[r1, c2] + wx3 * coef[r1, c3]
+        s2 = wx0 * coef[r2, c0] + wx1 * coef[r2, c1] + wx2 * coef[r2, c2] + wx3 * coef[r2, c3]
+        s3 = wx0 * coef[r3, c0] + wx1 * coef[r3, c1] + wx2 * coef[r3, c2] + wx3 * coef[r3, c3]
+        out[c] = wy0 * s0 + wy1 * s1 + wy2 * s2 + wy3 * s3
 
 
 @numba.njit(cache=True, fastmath=True, inline="always")
-def _cubic_weights(t: float) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
+def _cubic_weights(
+    t: np.float32,
+) -> tuple[np.float32, np.float32, np.float32, np.float32]:  # pragma: no cover - compiled
     """The cubic B-spline's weights of the four coefficients around a point `t` past the
-    second one."""
-    t2, t3, s = t * t, t * t * t, 1.0 - t
-    return s * s * s / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6, t3 / 6
+    second one; they sum to one, so the third is what the others leave."""
+    sixth, s = np.float32(1 / 6), np.float32(1) - t
+    t2 = t * t
+    first, last = s * s * s * sixth, t2 * t * sixth
+    second = (np.float32(3) * t2 * t - np.float32(6) * t2 + np.float32(4)) * sixth
+    return first, second, np.float32(1) - first - second - last, last
 
 
 @numba.njit(cache=True)
-def _filter_columns(frame: Coefficients) -> None:  # pragma: no cover - compiled
-    """Down the columns a block at a time: each step of the recursion is then a loop over
-    contiguous memory."""
-    block = np.empty((frame.shape[0], COLUMN_BLOCK))
-    for start in range(0, frame.shape[1], COLUMN_BLOCK):
-        width = min(COLUMN_BLOCK, frame.shape[1] - start)
-        for r in range(frame.shape[0]):
-            for k in range(width):
-                block[r, k] = frame[r, start + k] * GAIN
+def _filter_columns(source: npt.NDArray[np.generic], out: Single) -> None:  # pragma: no cover
+    """`out` = `source`, edge values `SPLINE_PAD_PIXELS` beyond it each side when `out` is that
+    much larger, filtered down the columns; a block of columns at a time, so each step of the
+    recursion is a loop over contiguous memory."""
+    pad_rows = (out.shape[0] - source.shape[0]) // 2
+    pad_cols = (out.shape[1] - source.shape[1]) // 2
+    last_row, last_col = source.shape[0] - 1, source.shape[1] - 1
+    block = np.empty((out.shape[0], COLUMN_BLOCK))
+    for start in range(0, out.shape[1], COLUMN_BLOCK):
+        width = min(COLUMN_BLOCK, out.shape[1] - start)
+        # The block's columns left of the frame, on it, and right of it (edge values).
+        inside = (min(max(pad_cols - start, 0), width), min(last_col + pad_cols + 1 - start, width))
+        for r in range(out.shape[0]):
+            line = source[min(max(r - pad_rows, 0), last_row)]
+            for k in range(inside[0]):
+                block[r, k] = line[0] * GAIN
+            for k in range(inside[0], inside[1]):
+                block[r, k] = line[start + k - pad_cols] * GAIN
+            for k in range(max(inside[1], 0), width):
+                block[r, k] = line[last_col] * GAIN
         _prefilter(block[:, :width])
-        for r in range(frame.shape[0]):
+        for r in range(out.shape[0]):
             for k in range(width):
-                frame[r, start + k] = block[r, k]
+                out[r, start + k] = block[r, k]
 
 
 @numba.njit(cache=True)

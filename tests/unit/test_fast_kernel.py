@@ -44,6 +44,41 @@ def test_deforming_a_pair_is_openpivs_spline_field_and_resampling(origin: tuple[
         np.testing.assert_allclose(got, expected, rtol=0, atol=SINGLE_PRECISION * frame.max())
 
 
+def test_a_pairs_spline_coefficients_are_computed_once_and_dropped_with_its_frames() -> None:
+    """Every pass after the first resamples the same two frames: their coefficients are kept
+    for the next pass (the same arrays), and go when either frame does."""
+    import gc
+
+    from pivfleet.engine import deformation
+
+    rng = np.random.default_rng(4)
+    frames = (rng.random(SHAPE) * 255, rng.random(SHAPE) * 255)
+    first = deformation.pair_coefficients(frames)
+    assert all(a is b for a, b in zip(first, deformation.pair_coefficients(frames), strict=True))
+    expected = deformation.spline_coefficients(frames[1])
+    np.testing.assert_array_equal(first[1], expected)
+    del frames, first
+    gc.collect()
+    assert not deformation._COEFFICIENTS
+
+
+def test_correlating_double_precision_frames_is_correlating_their_single_precision() -> None:
+    """A double-precision frame is converted a band of window rows at a time: the vectors are
+    those of the frame converted whole."""
+    from pivfleet.engine.correlation import CHUNK_BYTES, correlate_windows
+
+    rng = np.random.default_rng(5)
+    shape = (8 + 16 * (CHUNK_BYTES // (16 * 16 * 4 * 20)) * 3, 20 * 16 + 24)  # several blocks
+    frame_a = rng.random(shape) * 4095
+    frame_b = np.roll(frame_a, (2, -3), axis=(0, 1))
+    grid, piv = PassGrid(16, 8), PivSettings(engine="fast")
+    double = correlate_windows(frame_a, frame_b, grid, piv)
+    single = correlate_windows(frame_a.astype(np.float32), frame_b.astype(np.float32), grid, piv)
+    for ours, theirs in zip(double, single, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert np.median(double[0]) == pytest.approx(-3, abs=0.05)
+
+
 @pytest.mark.parametrize("method", ["circular", "linear"])
 @pytest.mark.parametrize("normalized", [False, True])
 def test_correlation_planes_are_openpivs(method: str, normalized: bool) -> None:
