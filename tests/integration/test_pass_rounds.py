@@ -68,7 +68,10 @@ def test_a_pass_job_delivered_again_after_its_pass_was_reduced_changes_nothing(
     cloud.submit(tiled_spec("late"), pair_frames("p"))
     summary = wait_for(lambda: cloud.summary("late"), 120, "the summary")
     assert summary["status"] == "done", summary
+    # run.nc follows the summary: the outputs are whole once the collector logs the run.
+    wait_for(lambda: collector.messages("run finished"), 60, "the collector to log the run")
     outputs = {key: cloud.get(key) for key in cloud.output_keys("late/")}
+    assert "late/run.nc" in outputs
     first_pass_job = plan_jobs(stored_plan(cloud, "late"))[0]
     assert first_pass_job.pass_index == 0
     cloud.sqs.send_message(
