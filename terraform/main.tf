@@ -215,6 +215,7 @@ module "workers" {
   cpu                         = each.value.cpu
   memory                      = each.value.memory
   worker_processes            = coalesce(each.value.worker_processes, max(1, floor(each.value.cpu / 1024)))
+  command                     = each.value.spec == null ? ["python", "-m", "worker"] : null
   min_workers                 = each.value.min_workers
   max_workers                 = each.value.max_workers
   backlog_per_task_target     = each.value.backlog_per_task_target

@@ -364,7 +364,12 @@ def test_worker_task_definition() -> None:
     module = load_dir(MODULES / "worker_service")
     (task,) = [b for t, _, b in resources(module) if t == "aws_ecs_task_definition"]
     containers = task["container_definitions"]
-    assert 'command = ["python", "-m", "worker"]' in containers
+    assert "var.command == null ? {} : {command = var.command}" in containers
+    assert variables(module)["command"]["default"] == ["python", "-m", "worker"]
+    root = {n: b for block in load_dir(TERRAFORM)["module"] for n, b in block.items()}
+    # A wrapped image's ENTRYPOINT runs its own runtime: no command over it.
+    wrapped = '${each.value.spec == null ? ["python", "-m", "worker"] : null}'
+    assert root["workers"]["command"] == wrapped
     assert "stopTimeout = var.stop_timeout_seconds" in containers
     assert "awslogs" in containers
     stop = variables(module)["stop_timeout_seconds"]

@@ -208,11 +208,10 @@ resource "aws_ecs_task_definition" "this" {
     size_in_gib = var.ephemeral_storage_gib
   }
 
-  container_definitions = jsonencode([{
+  container_definitions = jsonencode([merge({
     name                   = local.container_name
     image                  = var.image
     essential              = true
-    command                = ["python", "-m", "worker"]
     readonlyRootFilesystem = false
     # Seconds between SIGTERM and SIGKILL: the worker stops receiving and finishes or releases
     # its tile. Fargate allows at most 120; a Spot reclaim gives 120 s of notice.
@@ -226,7 +225,7 @@ resource "aws_ecs_task_definition" "this" {
         awslogs-stream-prefix = var.algorithm
       }
     }
-  }])
+  }, var.command == null ? {} : { command = var.command })])
 
   tags = var.tags
 }

@@ -87,6 +87,13 @@ variable "environment" {
   default     = {}
 }
 
+variable "command" {
+  type        = list(string)
+  description = "The worker container's command: [\"python\", \"-m\", \"worker\"] for the pivfleet worker image and plugin images built FROM it; null for an image `pivfleet wrap` built, whose ENTRYPOINT runs its own runtime's worker."
+  default     = ["python", "-m", "worker"]
+  nullable    = true
+}
+
 variable "stop_timeout_seconds" {
   type        = number
   description = "Seconds (2-120, the Fargate maximum) between SIGTERM and SIGKILL for the worker to finish or release its tile."
