@@ -35,6 +35,18 @@ GAIN = 6.0
 """The cubic prefilter's gain, (1 - POLE)(1 - 1/POLE)."""
 HORIZON = 40
 """Terms of the mirror boundary's initial sum: |POLE|^40 ≈ 1e-23, below double rounding."""
+REACH_PIXELS = 11
+"""Pixels each side that make a coefficient. scipy's prefilter reaches the whole line, so a
+crop's coefficients depend on where the crop ends (its edges are a boundary to the filter):
+within ~15 px of them they differ from the frame's by more than single precision, and a tiled
+pass samples other values than the whole pair's (test5: 1e-4 px). Each recursion cut at 11 px
+(|POLE|^12 ≈ 1.4e-7 of the pixels' spread left out), a coefficient is the same sum of the same
+pixels in a crop and in the whole frame. A pass's crop holds 12 px beyond where it samples
+(`core.spec.STENCIL_PIXELS`, `engine.rounds.predictor_reach`), and the cubic stencil reads one
+coefficient before a sample, so 11 are in the crop."""
+TAIL = POLE ** (REACH_PIXELS + 1)
+"""A recursion's weight `REACH_PIXELS + 1` pixels back: its value there so weighted, taken off,
+leaves the last `REACH_PIXELS + 1` terms, whatever the recursion started from."""
 COLUMN_BLOCK = 32
 """Columns (or rows) filtered together: a block of a 4,400-row frame is 1 MB of float64."""
 Single = npt.NDArray[np.float32]
@@ -209,8 +221,24 @@ def _prefilter(c: Frame) -> None:  # pragma: no cover - compiled
     for i in range(1, n):
         for k in range(width):
             c[i, k] += z * c[i - 1, k]
+    _cut(c, 1)
     for k in range(width):
         c[n - 1, k] = (z * c[n - 2, k] + c[n - 1, k]) * z / (z * z - 1)
     for i in range(n - 2, -1, -1):
         for k in range(width):
             c[i, k] = z * (c[i + 1, k] - c[i, k])
+    _cut(c, -1)
+
+
+@numba.njit(cache=True)
+def _cut(c: Frame, direction: int) -> None:  # pragma: no cover - compiled
+    """A recursion's sums down axis 0 of `c` (`direction` 1: from the top, -1: from the
+    bottom) cut to their last `REACH_PIXELS + 1` terms, where the line holds them: each minus
+    the sum that many pixels back, weighted `TAIL`. The start's terms cancel, so the result
+    is the direct sum within double rounding, wherever the line (a crop) begins."""
+    n, width, back = c.shape[0], c.shape[1], REACH_PIXELS + 1
+    # Walking away from the start: the sum taken off is not cut yet.
+    first, stop = (n - 1, back - 1) if direction == 1 else (0, n - back)
+    for i in range(first, stop, -direction):
+        for k in range(width):
+            c[i, k] -= TAIL * c[i - direction * back, k]
