@@ -9,7 +9,7 @@ are single precision, computed as scipy computes them (edge values 12 pixels out
 mirror-boundary recursion, in double) but each cut to the 11 pixels around it, so a crop's
 coefficients are the whole frame's (`REACH_PIXELS`), and once per pair, not per pass. The
 deformed frames are single precision (the correlation's), under 1e-6 of the frame's range from
-scipy's values (3e-7 on test4, 6e-7 on white noise)."""
+scipy's values (3e-7 on test4, 7e-7 on white noise)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,6 @@ leaves the last `REACH_PIXELS + 1` terms, whatever the recursion started from.""
 COLUMN_BLOCK = 32
 """Columns (or rows) filtered together: a block of a 4,400-row frame is 1 MB of float64."""
 Single = npt.NDArray[np.float32]
-IN_ORDER = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
-"""fastmath without reassociation: loops vectorise, yet each value is computed in the order
-written, vectorised or not."""
 
 
 def spline_coefficients(frame: Pixels) -> Single:
@@ -123,7 +120,6 @@ def _deform(
     spline_u, spline_v = spline
     line_u, line_v = np.empty(spline_u.shape[1]), np.empty(spline_u.shape[1])
     u, v = np.empty(out[0].shape[1]), np.empty(out[0].shape[1])
-    scratch = (np.empty((8, u.size), np.float32), np.empty((2, u.size), np.int64))
     for r in range(out[0].shape[0]):
         # The predictor's spline along this row: its row factor applied once, not per pixel.
         line_u[:] = 0.0
@@ -139,97 +135,40 @@ def _deform(
             u[c] += weights[2] * line_u[at + 2] + weights[3] * line_u[at + 3]
             v[c] = weights[0] * line_v[at] + weights[1] * line_v[at + 1]
             v[c] += weights[2] * line_v[at + 2] + weights[3] * line_v[at + 3]
-        _sample_row(coefficients[0], (first_row + r, -0.5), (u, v), out[0][r], scratch)
-        _sample_row(coefficients[1], (first_row + r, 0.5), (u, v), out[1][r], scratch)
+        _sample_row(coefficients[0], first_row + r, (u, v), -0.5, out[0][r])
+        _sample_row(coefficients[1], first_row + r, (u, v), 0.5, out[1][r])
 
 
-@numba.njit(cache=True, fastmath=IN_ORDER, nogil=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _sample_row(
-    coef: Single,
-    place: tuple[int, float],
-    shift: tuple[Frame, Frame],
-    out: Single,
-    scratch: tuple[Single, npt.NDArray[np.int64]],
+    coef: Single, row: int, shift: tuple[Frame, Frame], sign: float, out: Single
 ) -> None:  # pragma: no cover - compiled
-    """`out` = frame row `row` sampled at `pixel + sign·shift` (`place`: row, sign; `shift`:
-    u, v): the cubic spline with coefficients `coef` (padded); beyond the padding, the nearest
-    coefficients. `scratch`: room for a row's weights and coefficient offsets.
-
-    A smooth displacement moves runs of neighbouring pixels onto the same coefficient offset:
-    along such a run the sixteen coefficients of each pixel are contiguous loads, and the loop
-    is vectorised. Every pixel computes the same operations in the same order (`IN_ORDER`),
-    so where a run starts (a tile's crop or the whole frame) changes no value."""
-    (row, sign), (u, v), (weights, first) = place, shift, scratch
+    """`out` = frame row `row` sampled at `pixel + sign·shift` (`shift`: u, v): the cubic
+    spline with coefficients `coef` (padded); beyond the padding, the nearest coefficients.
+    Branch-free; weights in single precision (the coefficients' own), positions in double (a
+    float32 pixel coordinate near 6,000 is only good to 5e-4 px)."""
+    last_row, last_col = coef.shape[0] - 1, coef.shape[1] - 1
+    u, v = shift
     for c in range(out.size):
         y = row + sign * v[c] + SPLINE_PAD_PIXELS
         x = c + sign * u[c] + SPLINE_PAD_PIXELS
         floor_y, floor_x = math.floor(y), math.floor(x)
-        weights[0, c], weights[1, c], weights[2, c], weights[3, c] = _cubic_weights(
-            np.float32(y - floor_y)
-        )
-        weights[4, c], weights[5, c], weights[6, c], weights[7, c] = _cubic_weights(
-            np.float32(x - floor_x)
-        )
-        first[0, c], first[1, c] = int(floor_y) - 1, int(floor_x) - 1 - c
-    start = 0
-    while start < out.size:
-        stop = start + 1
-        while stop < out.size and first[0, stop] == first[0, start]:
-            if first[1, stop] != first[1, start]:
-                break
-            stop += 1
-        top, left = first[0, start], first[1, start] + start
-        inside = top >= 0 and top + 3 < coef.shape[0]
-        if inside and left >= 0 and left + stop - start + 2 < coef.shape[1]:
-            _sample_run(coef, weights, (top, left - start), (start, stop), out)
-        else:
-            for c in range(start, stop):
-                out[c] = _sample_clamped(coef, weights, first, c)
-        start = stop
+        wy0, wy1, wy2, wy3 = _cubic_weights(np.float32(y - floor_y))
+        wx0, wx1, wx2, wx3 = _cubic_weights(np.float32(x - floor_x))
+        iy, ix = int(floor_y), int(floor_x)
+        r0, r1 = min(max(iy - 1, 0), last_row), min(max(iy, 0), last_row)
+        r2, r3 = min(max(iy + 1, 0), last_row), min(max(iy + 2, 0), last_row)
+        c0, c1 = min(max(ix - 1, 0), last_col), min(max(ix, 0), last_col)
+        c2, c3 = min(max(ix + 1, 0), last_col), min(max(ix + 2, 0), last_col)
+        # Along each of the four coefficient rows, then down them.
+        s0 = wx0 * coef[r0, c0] + wx1 * coef[r0, c1] + wx2 * coef[r0, c2] + wx3 * coef[r0, c3]
+        s1 = wx0 * coef[r1, c0] + wx1 * coef[r1, c1] + wx2 * coef[r1, c2] + wx3 * coef[r1, c3]
+        s2 = wx0 * coef[r2, c0] + wx1 * coef[r2, c1] + wx2 * coef[r2, c2] + wx3 * coef[r2, c3]
+        s3 = wx0 * coef[r3, c0] + wx1 * coef[r3, c1] + wx2 * coef[r3, c2] + wx3 * coef[r3, c3]
+        out[c] = wy0 * s0 + wy1 * s1 + wy2 * s2 + wy3 * s3
 
 
-@numba.njit(cache=True, fastmath=IN_ORDER, inline="always")
-def _sample_run(
-    coef: Single,
-    weights: Single,
-    offset: tuple[int, int],
-    run: tuple[int, int],
-    out: Single,
-) -> None:  # pragma: no cover - compiled
-    """Pixels `run` (start, stop) of a row, whose four coefficient rows start at `offset[0]`
-    and whose coefficients at column `c + offset[1]`."""
-    r0, r1, r2, r3 = coef[offset[0]], coef[offset[0] + 1], coef[offset[0] + 2], coef[offset[0] + 3]
-    wy0, wy1, wy2, wy3 = weights[0], weights[1], weights[2], weights[3]
-    wx0, wx1, wx2, wx3 = weights[4], weights[5], weights[6], weights[7]
-    for c in range(run[0], run[1]):
-        j = c + offset[1]
-        s0 = wx0[c] * r0[j] + wx1[c] * r0[j + 1] + wx2[c] * r0[j + 2] + wx3[c] * r0[j + 3]
-        s1 = wx0[c] * r1[j] + wx1[c] * r1[j + 1] + wx2[c] * r1[j + 2] + wx3[c] * r1[j + 3]
-        s2 = wx0[c] * r2[j] + wx1[c] * r2[j + 1] + wx2[c] * r2[j + 2] + wx3[c] * r2[j + 3]
-        s3 = wx0[c] * r3[j] + wx1[c] * r3[j + 1] + wx2[c] * r3[j + 2] + wx3[c] * r3[j + 3]
-        out[c] = wy0[c] * s0 + wy1[c] * s1 + wy2[c] * s2 + wy3[c] * s3
-
-
-@numba.njit(cache=True, fastmath=IN_ORDER, inline="always")
-def _sample_clamped(
-    coef: Single, weights: Single, first: npt.NDArray[np.int64], c: int
-) -> float:  # pragma: no cover - compiled
-    """Pixel `c` of a row whose coefficients reach past the padding: the nearest ones there."""
-    last_row, last_col = coef.shape[0] - 1, coef.shape[1] - 1
-    top, left = first[0, c], first[1, c] + c
-    r0, r1 = min(max(top, 0), last_row), min(max(top + 1, 0), last_row)
-    r2, r3 = min(max(top + 2, 0), last_row), min(max(top + 3, 0), last_row)
-    c0, c1 = min(max(left, 0), last_col), min(max(left + 1, 0), last_col)
-    c2, c3 = min(max(left + 2, 0), last_col), min(max(left + 3, 0), last_col)
-    wx0, wx1, wx2, wx3 = weights[4, c], weights[5, c], weights[6, c], weights[7, c]
-    s0 = wx0 * coef[r0, c0] + wx1 * coef[r0, c1] + wx2 * coef[r0, c2] + wx3 * coef[r0, c3]
-    s1 = wx0 * coef[r1, c0] + wx1 * coef[r1, c1] + wx2 * coef[r1, c2] + wx3 * coef[r1, c3]
-    s2 = wx0 * coef[r2, c0] + wx1 * coef[r2, c1] + wx2 * coef[r2, c2] + wx3 * coef[r2, c3]
-    s3 = wx0 * coef[r3, c0] + wx1 * coef[r3, c1] + wx2 * coef[r3, c2] + wx3 * coef[r3, c3]
-    return float(weights[0, c] * s0 + weights[1, c] * s1 + weights[2, c] * s2 + weights[3, c] * s3)
-
-
-@numba.njit(cache=True, fastmath=IN_ORDER, inline="always")
+@numba.njit(cache=True, fastmath=True, inline="always")
 def _cubic_weights(
     t: np.float32,
 ) -> tuple[np.float32, np.float32, np.float32, np.float32]:  # pragma: no cover - compiled
