@@ -202,17 +202,18 @@ def _filter_columns(source: npt.NDArray[np.generic], out: Single) -> None:  # pr
                 block[r, k] = line[start + k - pad_cols] * GAIN
             for k in range(max(inside[1], 0), width):
                 block[r, k] = line[last_col] * GAIN
-        _prefilter(block[:, :width])
-        for r in range(out.shape[0]):
-            for k in range(width):
-                out[r, start + k] = block[r, k]
+        _prefilter(block[:, :width], out[:, start : start + width])
 
 
 @numba.njit(cache=True)
-def _prefilter(c: Frame) -> None:  # pragma: no cover - compiled
-    """scipy's cubic prefilter down axis 0 of `c` in place, mirror boundaries: the causal
-    recursion from its mirror-sum start, then the anti-causal one (scipy's ni_splines.c)."""
-    n, width, z = c.shape[0], c.shape[1], POLE
+def _prefilter(c: Frame, out: Single) -> None:  # pragma: no cover - compiled
+    """`out` = scipy's cubic prefilter down axis 0 of `c` (mirror boundaries: the causal
+    recursion from its mirror-sum start, then the anti-causal one, scipy's ni_splines.c), each
+    recursion's sums cut to their last `REACH_PIXELS + 1` terms where the line holds them:
+    each minus the sum that many pixels back, weighted `TAIL`. The start's terms cancel, so a
+    coefficient is the direct sum within double rounding, wherever the line (a crop) begins.
+    The cuts are taken in the passes that use them; `c` is overwritten."""
+    n, width, z, back = c.shape[0], c.shape[1], POLE, REACH_PIXELS + 1
     z_last = z ** (n - 1)
     for k in range(width):
         first, z_i = c[0, k] + z_last * c[n - 1, k], z
@@ -223,24 +224,22 @@ def _prefilter(c: Frame) -> None:  # pragma: no cover - compiled
     for i in range(1, n):
         for k in range(width):
             c[i, k] += z * c[i - 1, k]
-    _cut(c, 1)
+    # Anti-causal, walking up: the causal sums above a row are not overwritten yet.
     for k in range(width):
-        c[n - 1, k] = (z * c[n - 2, k] + c[n - 1, k]) * z / (z * z - 1)
+        last, before = _causal_cut(c, n - 1, k), _causal_cut(c, n - 2, k)
+        c[n - 1, k] = (z * before + last) * z / (z * z - 1)
     for i in range(n - 2, -1, -1):
         for k in range(width):
-            c[i, k] = z * (c[i + 1, k] - c[i, k])
-    _cut(c, -1)
-
-
-@numba.njit(cache=True)
-def _cut(c: Frame, direction: int) -> None:  # pragma: no cover - compiled
-    """A recursion's sums down axis 0 of `c` (`direction` 1: from the top, -1: from the
-    bottom) cut to their last `REACH_PIXELS + 1` terms, where the line holds them: each minus
-    the sum that many pixels back, weighted `TAIL`. The start's terms cancel, so the result
-    is the direct sum within double rounding, wherever the line (a crop) begins."""
-    n, width, back = c.shape[0], c.shape[1], REACH_PIXELS + 1
-    # Walking away from the start: the sum taken off is not cut yet.
-    first, stop = (n - 1, back - 1) if direction == 1 else (0, n - back)
-    for i in range(first, stop, -direction):
+            c[i, k] = z * (c[i + 1, k] - _causal_cut(c, i, k))
+    for i in range(n):
+        ahead = i + back < n
         for k in range(width):
-            c[i, k] -= TAIL * c[i - direction * back, k]
+            out[i, k] = c[i, k] - TAIL * c[i + back, k] if ahead else c[i, k]
+
+
+@numba.njit(cache=True, inline="always")
+def _causal_cut(c: Frame, i: int, k: int) -> float:  # pragma: no cover - compiled
+    """The causal sum at row `i`, column `k`, cut (rows above `i` still hold the causal sums)."""
+    if i >= REACH_PIXELS + 1:
+        return c[i, k] - TAIL * c[i - REACH_PIXELS - 1, k]  # type: ignore[no-any-return]
+    return c[i, k]  # type: ignore[no-any-return]
