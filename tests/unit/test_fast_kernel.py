@@ -44,6 +44,44 @@ def test_deforming_a_pair_is_openpivs_spline_field_and_resampling(origin: tuple[
         np.testing.assert_allclose(got, expected, rtol=0, atol=SINGLE_PRECISION * frame.max())
 
 
+def test_a_crop_deforms_to_the_whole_frames_values_where_its_windows_read() -> None:
+    """A pass's crop holds 12 px and half the predictor's reach beyond its windows: there the
+    crop's deformed pixels are the whole frame's, bit for bit (each spline coefficient is made
+    of the pixels `REACH_PIXELS` around it, never of the crop's edges)."""
+    import math
+
+    from pivfleet.core.spec import STENCIL_PIXELS
+    from pivfleet.engine.rounds import predictor_reach
+
+    rng = np.random.default_rng(6)
+    frames = (rng.random(SHAPE) * 4095, rng.random(SHAPE) * 255)
+    ys, xs = np.arange(8.0, SHAPE[0] - 8, 16), np.arange(8.0, SHAPE[1] - 8, 16)
+    # Nearly uniform and large: samples land as near the crop's edges as a pass's may.
+    u = 9.5 + 0.3 * np.sin(xs[None, :] / 17.0) * np.cos(ys[:, None] / 13.0)
+    v = -7.5 + 0.2 * np.cos(ys[:, None] / 13.0) + 0 * xs[None, :]
+    predictor = Predictor(ys, xs, u, v)
+    whole = deform_pair(frames, predictor, (0, 0))
+    (y0, y1), (x0, x1) = (16, 96), (32, 128)
+    moved = deform_pair(tuple(f[y0:y1, x0:x1] for f in frames), predictor, (y0, x0))
+    reach = math.ceil(predictor_reach(predictor) / 2) + STENCIL_PIXELS
+    inside = (slice(reach, y1 - y0 - reach), slice(reach, x1 - x0 - reach))
+    for ours, theirs in zip(moved, whole, strict=True):
+        np.testing.assert_array_equal(ours[inside], theirs[y0:y1, x0:x1][inside])
+
+
+def test_the_predictors_reach_bounds_its_spline_between_grid_points() -> None:
+    from pivfleet.engine.rounds import predictor_reach
+    from pivfleet.engine.splines import fit
+
+    ys, xs = np.arange(8.0, 200, 16), np.arange(8.0, 300, 16)
+    u = np.zeros((ys.size, xs.size))
+    u[5, 7], u[6, 7] = 10.0, -10.0  # a sharp pair: the spline overshoots between them
+    predictor = Predictor(ys, xs, u, np.zeros_like(u))
+    dense = fit(ys, xs, u)(np.arange(200.0), np.arange(300.0))
+    assert np.abs(dense).max() > 10.0
+    assert predictor_reach(predictor) >= np.abs(dense).max()
+
+
 def test_a_pairs_spline_coefficients_are_computed_once_and_dropped_with_its_frames() -> None:
     """Every pass after the first resamples the same two frames: their coefficients are kept
     for the next pass (the same arrays), and go when either frame does."""
