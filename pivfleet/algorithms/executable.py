@@ -27,6 +27,7 @@ from pivfleet.algorithms.vector_files import VectorFileError, read_vectors
 from pivfleet.core.algorithm_spec import (
     FRAME_INPUTS,
     AlgorithmSpec,
+    FileOutput,
     FrameInput,
     argument_list,
     parameter_values,
@@ -130,21 +131,29 @@ class ExecutableAlgorithm:
         """The output file read onto the job's grid; a missing or wrong file is permanent (the
         same input makes the same file)."""
         output = self.spec.output
+        path = self.output_file(work, output, "outputBinding.glob")
+        try:
+            return read_vectors(path, output.format, shape, window, step)
+        except (VectorFileError, ValueError, OSError) as error:
+            raise self.bad_output(path, output, error) from None
+
+    def output_file(self, work: Path, output: FileOutput, binding: str) -> Path:
+        """The one file of `work` the output's glob (`binding`, as the spec names it) matches;
+        none or several is permanent (the same input makes the same files)."""
         pattern = output.output_binding.glob
         found = sorted(work.glob(pattern))
         if len(found) != 1:
             present = sorted(p.name for p in work.iterdir())
             raise PermanentJobError(
                 f"{self.source}: {self.name} exited 0 but {len(found)} files match "
-                f"outputBinding.glob {pattern!r} (expected one) in its work folder, which "
-                f"holds {present}"
+                f"{binding} {pattern!r} (expected one) in its work folder, which holds {present}"
             )
-        try:
-            return read_vectors(found[0], output.format, shape, window, step)
-        except (VectorFileError, ValueError, OSError) as error:
-            raise PermanentJobError(
-                f"{self.source}: {self.name}'s output {found[0].name} ({output.format}): {error}"
-            ) from None
+        return found[0]
+
+    def bad_output(self, path: Path, output: FileOutput, error: Exception) -> PermanentJobError:
+        return PermanentJobError(
+            f"{self.source}: {self.name}'s output {path.name} ({output.format}): {error}"
+        )
 
 
 def run_command(argv: list[str], work: Path, timeout_seconds: float, name: str) -> Completion:

@@ -12,7 +12,6 @@ from pivfleet.algorithms.executable import ExecutableAlgorithm
 from pivfleet.algorithms.staging import read_staged
 from pivfleet.core.algorithm_spec import FRAME_INPUTS, AlgorithmSpec, argument_list
 from pivfleet.core.algorithm_spec import parameter_values as spec_parameter_values
-from pivfleet.core.errors import PermanentJobError
 from pivfleet.core.imaging import Frame
 
 
@@ -24,7 +23,7 @@ class ExecutableImageStep:
         self.command = ExecutableAlgorithm(spec, source)
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
-        spec_parameter_values(self.spec, parameters)
+        self.command.check_parameters(parameters)
 
     def process_images(
         self, frame_a: Frame, frame_b: Frame, parameters: dict[str, Any]
@@ -41,16 +40,8 @@ class ExecutableImageStep:
         """Output `name` read back; a missing or unreadable file is permanent (the same
         frames make the same file)."""
         output = self.spec.outputs[name]
-        pattern = output.output_binding.glob
-        found = sorted(work.glob(pattern))
-        if len(found) != 1:
-            raise PermanentJobError(
-                f"{self.source}: {self.name} exited 0 but {len(found)} files match {name}'s "
-                f"outputBinding.glob {pattern!r} (expected one) in its work folder"
-            )
+        path = self.command.output_file(work, output, f"{name}'s outputBinding.glob")
         try:
-            return read_staged(found[0], output.format)
+            return read_staged(path, output.format)
         except (ValueError, OSError) as error:
-            raise PermanentJobError(
-                f"{self.source}: {self.name}'s output {found[0].name} ({output.format}): {error}"
-            ) from None
+            raise self.command.bad_output(path, output, error) from None

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from pivfleet.core.errors import SettingsError
+from pivfleet.core.spec import ALGORITHM_NAME_PATTERN
 
 FRAME_INPUTS = ("frame_a", "frame_b")
 """The File inputs pivfleet stages for each job: the crop of frame A and of frame B."""
@@ -30,8 +31,6 @@ NAMESPACE = "https://github.com/pivfleet/pivfleet/algorithm-spec#"
 CWLTOOL_NAMESPACE = "http://commonwl.org/cwltool#"
 FRAME_FORMATS = ("pivfleet:pgm", "pivfleet:tiff", "pivfleet:npy")
 VECTOR_FORMATS = ("pivfleet:openpiv-text", "pivfleet:npz")
-ALGORITHM_ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,40}"
-"""As run.json's `algorithm`: it names the algorithm's queue."""
 DEFAULT_TIMEOUT_SECONDS = 3600
 SPEC_SUFFIXES = (".cwl", ".cwl.yml", ".cwl.yaml", ".cwl.json")
 Scalar = int | float | str | bool
@@ -220,7 +219,7 @@ class AlgorithmSpec(Strict):
     @classmethod
     def _id_names_a_queue(cls, value: str) -> str:
         name = value.removeprefix("#")
-        if not re.fullmatch(ALGORITHM_ID_PATTERN, name):
+        if not re.fullmatch(ALGORITHM_NAME_PATTERN, name):
             raise ValueError(
                 f"id {value!r}: use lowercase letters, digits and '-', at most 41 (it is the "
                 "algorithm's name in run.json and names its queue)"

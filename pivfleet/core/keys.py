@@ -85,7 +85,7 @@ class RunKeys:
     def steps(self, pair: str, step: int) -> str:
         """Image step `step` of a pair: its frames, its result and the marker that the jobs
         after it (the next step's, or the PIV jobs after the last) were sent."""
-        return f"{self.work}/steps/{pair}/{step}"
+        return f"{self.step_records(pair)}{step}"
 
     def step_record(self, pair: str, step: int) -> str:
         return f"{self.steps(pair, step)}{STEP_RECORD_SUFFIX}"

@@ -16,7 +16,6 @@ from pivfleet.core.pairing import FramePair, pair_frames
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import PairStatus
 from pivfleet.core.tiling import (
-    Box,
     Tile,
     TileMode,
     choose_tile_pixels,
@@ -174,11 +173,7 @@ def plan_step_jobs(plan: RunPlan, pair: PairPlan, step: int) -> list[TileJob]:
     """The jobs of the pair's image step `step`; the PIV jobs after the last step."""
     if step == len(plan.spec.steps):
         return plan_piv_jobs(plan, pair)
-    rows, cols = pair.grid_shape
-    height, width = pair.image_shape
-    whole = Tile(
-        index=0, crop=Box(y0=0, y1=height, x0=0, x1=width), core=Box(y0=0, y1=rows, x0=0, x1=cols)
-    )
+    [whole] = plan_tiles(pair.image_shape, plan.spec.piv, None)
     job = make_job(plan, pair, whole, 1).model_copy(
         update={
             "step": step,

@@ -218,8 +218,8 @@ class Dispatcher(DeadLetterAbandoned):
 
     def dispatch_folder(self, key: str, folder: str, storage: RunStorage) -> RunPlan | None:
         spec = self.read_spec(key, folder)
-        for algorithm in spec.algorithms:  # a step without a queue rejects the run now
-            self.jobs_queue(algorithm)
+        # Every step's queue found now: one without a queue rejects the run before it starts.
+        queues = {algorithm: self.jobs_queue(algorithm) for algorithm in spec.algorithms}
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]
         if not storage.work.exists(storage.keys.plan()):
             self.wait_for_frames(spec, key, names)
@@ -229,7 +229,7 @@ class Dispatcher(DeadLetterAbandoned):
             lambda name: decode_frame(self.inputs.get(name), name, spec.max_frame_pixels),
             f"{folder}/",
         )
-        send = metered_sender(sender(self.jobs_queue), self.meter)
+        send = metered_sender(sender(queues.__getitem__), self.meter)
         return dispatch_run(spec, frames, storage, send, self.meter)
 
     def wait_for_frames(self, spec: RunSpec, key: str, names: list[str]) -> None:
