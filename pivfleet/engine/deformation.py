@@ -52,6 +52,9 @@ leaves the last `REACH_PIXELS + 1` terms, whatever the recursion started from.""
 COLUMN_BLOCK = 32
 """Columns (or rows) filtered together: a block of a 4,400-row frame is 1 MB of float64."""
 Single = npt.NDArray[np.float32]
+Stencils = tuple[Single, Single, npt.NDArray[np.uintp]]
+"""Per pixel of a row: fractional offsets down and across, and the flat index of the first
+coefficient (unsigned: the compiler then checks no negative index per read)."""
 
 
 def spline_coefficients(frame: Pixels) -> Single:
@@ -119,7 +122,9 @@ def _deform(
     (row_first, row_weights), (col_first, col_weights) = basis
     spline_u, spline_v = spline
     line_u, line_v = np.empty(spline_u.shape[1]), np.empty(spline_u.shape[1])
-    u, v = np.empty(out[0].shape[1]), np.empty(out[0].shape[1])
+    width = out[0].shape[1]
+    u, v = np.empty(width), np.empty(width)
+    stencils = (np.empty(width, np.float32), np.empty(width, np.float32), np.empty(width, np.uintp))
     for r in range(out[0].shape[0]):
         # The predictor's spline along this row: its row factor applied once, not per pixel.
         line_u[:] = 0.0
@@ -135,36 +140,53 @@ def _deform(
             u[c] += weights[2] * line_u[at + 2] + weights[3] * line_u[at + 3]
             v[c] = weights[0] * line_v[at] + weights[1] * line_v[at + 1]
             v[c] += weights[2] * line_v[at + 2] + weights[3] * line_v[at + 3]
-        _sample_row(coefficients[0], first_row + r, (u, v), -0.5, out[0][r])
-        _sample_row(coefficients[1], first_row + r, (u, v), 0.5, out[1][r])
+        # Each frame's row in two loops, so the compiler vectorises both: each pixel's stencil
+        # (where it starts in the coefficients, its fractional offsets), then the samples.
+        for side, sign in enumerate((-0.5, 0.5)):
+            coef = coefficients[side]
+            _stencils(coef.shape, first_row + r, (u, v), sign, stencils)
+            _gather(coef.ravel(), coef.shape[1], stencils, out[side][r])
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _sample_row(
-    coef: Single, row: int, shift: tuple[Frame, Frame], sign: float, out: Single
+def _stencils(
+    shape: tuple[int, int], row: int, shift: tuple[Frame, Frame], sign: float, stencils: Stencils
 ) -> None:  # pragma: no cover - compiled
-    """`out` = frame row `row` sampled at `pixel + sign·shift` (`shift`: u, v): the cubic
-    spline with coefficients `coef` (padded); beyond the padding, the nearest coefficients.
-    Branch-free; weights in single precision (the coefficients' own), positions in double (a
-    float32 pixel coordinate near 6,000 is only good to 5e-4 px)."""
-    last_row, last_col = coef.shape[0] - 1, coef.shape[1] - 1
+    """Each pixel's stencil: its fractional offsets down and across (single precision, the
+    weights') and its first coefficient's flat index (positions in double: a float32 pixel
+    coordinate near 6,000 is only good to 5e-4 px). A stencil reaching past the padding (a
+    displacement over 22 px at the frame's edge) is moved inside it: the padding is the edge
+    values, as scipy's mode "nearest" extends the frame, so its coefficients are the edge's
+    within single precision (6e-7 of the range on white noise moved 40 px: the unit test)."""
+    frac_y, frac_x, first = stencils
     u, v = shift
-    for c in range(out.size):
+    top, left = shape[0] - 4, shape[1] - 4  # the last first index of a whole stencil
+    for c in range(first.size):
         y = row + sign * v[c] + SPLINE_PAD_PIXELS
         x = c + sign * u[c] + SPLINE_PAD_PIXELS
         floor_y, floor_x = math.floor(y), math.floor(x)
-        wy0, wy1, wy2, wy3 = _cubic_weights(np.float32(y - floor_y))
-        wx0, wx1, wx2, wx3 = _cubic_weights(np.float32(x - floor_x))
-        iy, ix = int(floor_y), int(floor_x)
-        r0, r1 = min(max(iy - 1, 0), last_row), min(max(iy, 0), last_row)
-        r2, r3 = min(max(iy + 1, 0), last_row), min(max(iy + 2, 0), last_row)
-        c0, c1 = min(max(ix - 1, 0), last_col), min(max(ix, 0), last_col)
-        c2, c3 = min(max(ix + 1, 0), last_col), min(max(ix + 2, 0), last_col)
-        # Along each of the four coefficient rows, then down them.
-        s0 = wx0 * coef[r0, c0] + wx1 * coef[r0, c1] + wx2 * coef[r0, c2] + wx3 * coef[r0, c3]
-        s1 = wx0 * coef[r1, c0] + wx1 * coef[r1, c1] + wx2 * coef[r1, c2] + wx3 * coef[r1, c3]
-        s2 = wx0 * coef[r2, c0] + wx1 * coef[r2, c1] + wx2 * coef[r2, c2] + wx3 * coef[r2, c3]
-        s3 = wx0 * coef[r3, c0] + wx1 * coef[r3, c1] + wx2 * coef[r3, c2] + wx3 * coef[r3, c3]
+        frac_y[c], frac_x[c] = np.float32(y - floor_y), np.float32(x - floor_x)
+        iy, ix = min(max(int(floor_y) - 1, 0), top), min(max(int(floor_x) - 1, 0), left)
+        first[c] = iy * shape[1] + ix
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _gather(
+    flat: Single, width: int, stencils: Stencils, out: Single
+) -> None:  # pragma: no cover - compiled
+    """`out` = the cubic spline with coefficients `flat` (padded, rows of `width`) at each
+    stencil: along its four coefficient rows, then down them."""
+    frac_y, frac_x, first = stencils
+    row1, row2, row3 = np.uintp(width), np.uintp(2 * width), np.uintp(3 * width)
+    for c in range(out.size):
+        wy0, wy1, wy2, wy3 = _cubic_weights(frac_y[c])
+        wx0, wx1, wx2, wx3 = _cubic_weights(frac_x[c])
+        at = first[c]
+        s0 = wx0 * flat[at] + wx1 * flat[at + 1] + wx2 * flat[at + 2] + wx3 * flat[at + 3]
+        at1, at2, at3 = at + row1, at + row2, at + row3
+        s1 = wx0 * flat[at1] + wx1 * flat[at1 + 1] + wx2 * flat[at1 + 2] + wx3 * flat[at1 + 3]
+        s2 = wx0 * flat[at2] + wx1 * flat[at2 + 1] + wx2 * flat[at2 + 2] + wx3 * flat[at2 + 3]
+        s3 = wx0 * flat[at3] + wx1 * flat[at3 + 1] + wx2 * flat[at3 + 2] + wx3 * flat[at3 + 3]
         out[c] = wy0 * s0 + wy1 * s1 + wy2 * s2 + wy3 * s3
 
 
@@ -186,54 +208,69 @@ def _filter_columns(source: npt.NDArray[np.generic], out: Single) -> None:  # pr
     """`out` = `source`, edge values `SPLINE_PAD_PIXELS` beyond it each side when `out` is that
     much larger, filtered down the columns; a block of columns at a time, so each step of the
     recursion is a loop over contiguous memory."""
-    pad_rows = (out.shape[0] - source.shape[0]) // 2
     pad_cols = (out.shape[1] - source.shape[1]) // 2
-    last_row, last_col = source.shape[0] - 1, source.shape[1] - 1
     block = np.empty((out.shape[0], COLUMN_BLOCK))
     for start in range(0, out.shape[1], COLUMN_BLOCK):
         width = min(COLUMN_BLOCK, out.shape[1] - start)
-        # The block's columns left of the frame, on it, and right of it (edge values).
-        inside = (min(max(pad_cols - start, 0), width), min(last_col + pad_cols + 1 - start, width))
-        for r in range(out.shape[0]):
-            line = source[min(max(r - pad_rows, 0), last_row)]
-            for k in range(inside[0]):
-                block[r, k] = line[0] * GAIN
-            for k in range(inside[0], inside[1]):
-                block[r, k] = line[start + k - pad_cols] * GAIN
-            for k in range(max(inside[1], 0), width):
-                block[r, k] = line[last_col] * GAIN
-        _prefilter(block[:, :width], out[:, start : start + width])
+        # The source column of each of the block's (edge values left and right of the frame).
+        columns = np.arange(start - pad_cols, start - pad_cols + width)
+        columns = np.minimum(np.maximum(columns, 0), source.shape[1] - 1)
+        _causal(source, columns, block[:, :width])
+        _anticausal(block[:, :width], out[:, start : start + width])
 
 
 @numba.njit(cache=True)
-def _prefilter(c: Frame, out: Single) -> None:  # pragma: no cover - compiled
-    """`out` = scipy's cubic prefilter down axis 0 of `c` (mirror boundaries: the causal
-    recursion from its mirror-sum start, then the anti-causal one, scipy's ni_splines.c), each
-    recursion's sums cut to their last `REACH_PIXELS + 1` terms where the line holds them:
-    each minus the sum that many pixels back, weighted `TAIL`. The start's terms cancel, so a
-    coefficient is the direct sum within double rounding, wherever the line (a crop) begins.
-    The cuts are taken in the passes that use them; `c` is overwritten."""
-    n, width, z, back = c.shape[0], c.shape[1], POLE, REACH_PIXELS + 1
+def _causal(
+    source: npt.NDArray[np.generic], columns: npt.NDArray[np.intp], c: Frame
+) -> None:  # pragma: no cover - compiled
+    """`c` = the causal half of scipy's cubic prefilter (mirror boundaries, scipy's
+    ni_splines.c) down `source`'s `columns` times the gain, edge rows repeated to `c`'s height:
+    the mirror-sum start from the line's first and last `HORIZON` terms, then the recursion, in
+    one pass over the rows."""
+    n, z, pad = c.shape[0], POLE, (c.shape[0] - source.shape[0]) // 2
     z_last = z ** (n - 1)
-    for k in range(width):
-        first, z_i = c[0, k] + z_last * c[n - 1, k], z
+    for k in range(c.shape[1]):
+        at = columns[k]
+        first = _gained(source, 0 - pad, at) + z_last * _gained(source, n - 1 - pad, at)
+        z_i = z
         for i in range(1, min(n - 1, HORIZON)):
-            first += z_i * (c[i, k] + z_last * c[n - 1 - i, k])
+            first += z_i * (
+                _gained(source, i - pad, at) + z_last * _gained(source, n - 1 - i - pad, at)
+            )
             z_i *= z
         c[0, k] = first / (1 - z_last * z_last)
     for i in range(1, n):
-        for k in range(width):
-            c[i, k] += z * c[i - 1, k]
-    # Anti-causal, walking up: the causal sums above a row are not overwritten yet.
+        line = source[min(max(i - pad, 0), source.shape[0] - 1)]
+        for k in range(c.shape[1]):
+            c[i, k] = line[columns[k]] * GAIN + z * c[i - 1, k]
+
+
+@numba.njit(cache=True, inline="always")
+def _gained(
+    source: npt.NDArray[np.generic], row: int, column: int
+) -> float:  # pragma: no cover - compiled
+    """`source` at `row` (its edge rows beyond it) times the prefilter's gain."""
+    return source[min(max(row, 0), source.shape[0] - 1), column] * GAIN  # type: ignore[no-any-return]
+
+
+@numba.njit(cache=True)
+def _anticausal(c: Frame, out: Single) -> None:  # pragma: no cover - compiled
+    """`out` = scipy's cubic prefilter down `c`, the causal sums: the anti-causal recursion
+    walking up from scipy's end value, each recursion's sums cut to their last `REACH_PIXELS +
+    1` terms where the line holds them: each minus the sum that many pixels back, weighted
+    `TAIL`. The start's terms cancel, so a coefficient is the direct sum within double
+    rounding, wherever the line (a crop) begins. The causal sums above a row are not
+    overwritten yet when it is reached, nor the anti-causal ones below it read for its cut
+    any more after it; `c` is overwritten."""
+    n, width, z, back = c.shape[0], c.shape[1], POLE, REACH_PIXELS + 1
     for k in range(width):
         last, before = _causal_cut(c, n - 1, k), _causal_cut(c, n - 2, k)
         c[n - 1, k] = (z * before + last) * z / (z * z - 1)
+        out[n - 1, k] = c[n - 1, k]
     for i in range(n - 2, -1, -1):
-        for k in range(width):
-            c[i, k] = z * (c[i + 1, k] - _causal_cut(c, i, k))
-    for i in range(n):
         ahead = i + back < n
         for k in range(width):
+            c[i, k] = z * (c[i + 1, k] - _causal_cut(c, i, k))
             out[i, k] = c[i, k] - TAIL * c[i + back, k] if ahead else c[i, k]
 
 

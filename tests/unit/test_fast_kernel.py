@@ -23,15 +23,19 @@ frame's range from scipy's float64 values."""
 
 
 @pytest.mark.parametrize("origin", [(0, 0), (24, 40)])
-def test_deforming_a_pair_is_openpivs_spline_field_and_resampling(origin: tuple[int, int]) -> None:
+@pytest.mark.parametrize("largest", [9.0, 40.0])
+def test_deforming_a_pair_is_openpivs_spline_field_and_resampling(
+    origin: tuple[int, int], largest: float
+) -> None:
     """OpenPIV's symmetric deformation: the predictor's cubic spline on every pixel, then
     scipy's cubic resampling of frame A at pixel - d/2 and B at pixel + d/2; on a whole frame
-    and on a crop of it, near the edges and past them (displacements up to 9 px)."""
+    and on a crop of it, near the edges and past them (displacements up to 9 px), and past the
+    coefficients' 12 px of padding (up to 40 px: half of it, 20 px, samples beyond the frame)."""
     rng = np.random.default_rng(1)
     frames = (rng.random(SHAPE) * 4095, rng.random(SHAPE) * 255)
     ys, xs = np.arange(8.0, SHAPE[0] - 8, 16), np.arange(8.0, SHAPE[1] - 8, 16)
-    u = 9 * np.sin(xs[None, :] / 17.0) * np.cos(ys[:, None] / 13.0) + 0.37
-    v = -7 * np.cos(ys[:, None] / 13.0) + 0.1 * xs[None, :]
+    u = largest * np.sin(xs[None, :] / 17.0) * np.cos(ys[:, None] / 13.0) + 0.37
+    v = -largest * 7 / 9 * np.cos(ys[:, None] / 13.0) + 0.1 * xs[None, :]
     crop = (slice(origin[0], SHAPE[0]), slice(origin[1], SHAPE[1]))
     pixels = (frames[0][crop], frames[1][crop])
     moved = deform_pair(pixels, Predictor(ys, xs, u, v), origin)
