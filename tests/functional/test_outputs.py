@@ -98,6 +98,43 @@ def test_pair_netcdf_follows_cf_with_both_units(metres: Path) -> None:
         assert "pivfleet_version" in field.attrs and "date_created" in field.attrs
 
 
+@pytest.mark.parametrize("name", ["u1.nc", "run.nc"])
+def test_netcdf_is_compressed_netcdf4_with_its_generation(metres: Path, name: str) -> None:
+    """NetCDF4 (HDF5), not NetCDF3; every field zlib-compressed; the generation that wrote it
+    and the frames of each pair in its attributes."""
+    import netCDF4
+
+    with netCDF4.Dataset(metres / name) as dataset:
+        assert dataset.data_model == "NETCDF4"
+        for variable in ("u", "v", "u_pixel", "v_pixel", "flags", "chc"):
+            assert dataset[variable].filters()["zlib"], variable
+        if name == "run.nc":
+            assert list(dataset["frame_b"][:]) == ["u1_b.tif", "u2_b.tif"]
+        else:
+            assert dataset.getncattr("generation") and dataset.getncattr("frame_b") == "u1_b.tif"
+
+
+def test_a_pair_plot_is_written_on_request(metres: Path, pixels: Path) -> None:
+    assert (metres / "u1.png").read_bytes().startswith(b"\x89PNG")
+    assert not list(pixels.glob("*.png"))  # without --plot, neither the pairs' nor the run's
+
+
+def test_an_origin_moves_the_coordinates_not_the_velocities(
+    pairs: Path, metres: Path, tmp_path: Path
+) -> None:
+    """`--origin X,Y` (pixels, y up) becomes 0,0 m: positions shift by it, velocities do not."""
+    origin = (40.0, 24.0)
+    run(pairs, tmp_path, *CALIBRATION, "--pair-interval", "0.5", "--origin", "40,24")
+    shifted, plain = np.loadtxt(tmp_path / "u1.txt"), np.loadtxt(metres / "u1.txt")
+    np.testing.assert_allclose(shifted[:, 0], plain[:, 0] - origin[0] / PIXELS_PER_METRE)
+    np.testing.assert_allclose(shifted[:, 1], plain[:, 1] - origin[1] / PIXELS_PER_METRE)
+    np.testing.assert_array_equal(shifted[:, 2:], plain[:, 2:])
+    with xr.open_dataset(tmp_path / "u1.nc") as field:
+        np.testing.assert_allclose(field.x, (field.x_pixel - origin[0]) / PIXELS_PER_METRE)
+        np.testing.assert_allclose(field.y, (field.y_pixel - origin[1]) / PIXELS_PER_METRE)
+        assert json.loads(field.attrs["pivfleet_settings"])["calibration"]["origin"] == [40, 24]
+
+
 def test_netcdf_holds_the_text_files_vectors(metres: Path) -> None:
     """The same vectors as the `.txt`: NetCDF's rows run up, the text file's down."""
     x, y, u, v, flags, _ = np.loadtxt(metres / "u1.txt").T
