@@ -107,6 +107,12 @@ def split_commands(line: str) -> Iterator[list[str]]:
     yield from [words] if words else []
 
 
+def heredocs(text: str) -> list[tuple[str, str]]:
+    """(file, body) of each `cat > FILE <<'EOF'` in the ```sh blocks: what the reader writes."""
+    pattern = re.compile(r"cat > (\S+) <<-?\s*'?(\w+)'?\n(.*?)^\2$", re.MULTILINE | re.DOTALL)
+    return [(m[0], m[2]) for _, block in sh_blocks(text) for m in pattern.findall(block)]
+
+
 def page_commands(page: Path) -> list[Command]:
     name = str(page.relative_to(REPO))
     return [

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from pivfleet.cli.main import main
-from tests.doc_commands import REPO, Command, console_scripts, page_commands, problems
+from pivfleet.core.spec import RunSpec
+from scripts.stack import USAGE
+from tests.doc_commands import REPO, Command, console_scripts, heredocs, page_commands, problems
 from tests.doc_commands import text_commands as snippet
 
 PAGES = [
@@ -41,6 +43,22 @@ def test_every_command_on_the_page_exists(page: str) -> None:
     assert commands, f"{page} has no ```sh block: the test reads nothing"
     found = [problem for command in commands for problem in problems(command)]
     assert not found, "\n".join(found)
+
+
+def test_what_make_stack_prints_to_type_exists() -> None:
+    lines = USAGE.format(endpoint="http://127.0.0.1:4566").splitlines()[1:-1]
+    commands = snippet("\n".join(line.strip() for line in lines))
+    assert len(commands) == 5
+    found = [problem for command in commands for problem in problems(command)]
+    assert not found, "\n".join(found)
+
+
+def test_the_run_json_the_aws_cli_flow_writes_is_a_run_spec() -> None:
+    """docs/cloud.md's `cat > run.json <<'EOF'`: the run it uploads is one pivfleet takes."""
+    ((name, body),) = heredocs((REPO / "docs/cloud.md").read_text())
+    assert name == "run.json"
+    spec = RunSpec.model_validate_json(body)
+    assert spec.run == "exp42" and spec.frames == 8
 
 
 def test_the_quick_start_and_the_cloud_section_are_read() -> None:
