@@ -100,13 +100,14 @@ def run_dataset(
 
     with netCDF4.Dataset("first.nc", memory=first) as pair:
         pixels = pixel_grid(pair, layout)
+        generation = pair.getncattr("generation")  # the outputs of one generation only
     dataset = netCDF4.Dataset(path, "w")
     try:
         define(dataset, pixels, layout, f"PIV vector fields of run {layout.spec.run}")
         for name in PER_PAIR:
             variable = dataset.createVariable(name, str, ("t",))
             variable.long_name = f"{name.replace('_', ' ')} of each time step"
-        dataset.setncattr("pairs_left_out", ", ".join(left_out))
+        dataset.setncatts({"generation": generation, "pairs_left_out": ", ".join(left_out)})
         yield RunDataset(dataset, pixels, layout)
     finally:
         dataset.close()

@@ -98,6 +98,56 @@ def test_pair_netcdf_follows_cf_with_both_units(metres: Path) -> None:
         assert "pivfleet_version" in field.attrs and "date_created" in field.attrs
 
 
+@pytest.mark.parametrize("name", ["u1.nc", "run.nc"])
+def test_netcdf_is_compressed_netcdf4_with_its_generation(metres: Path, name: str) -> None:
+    """NetCDF4 (HDF5), not NetCDF3; every field zlib-compressed; the generation that wrote it
+    and the frames of each pair in its attributes."""
+    import netCDF4
+
+    with netCDF4.Dataset(metres / name) as dataset:
+        assert dataset.data_model == "NETCDF4"
+        for variable in ("u", "v", "u_pixel", "v_pixel", "flags", "chc"):
+            assert dataset[variable].filters()["zlib"], variable
+        frames = dataset["frame_b"][:] if name == "run.nc" else [dataset.getncattr("frame_b")]
+        assert list(frames) == ["u1_b.tif", "u2_b.tif"][: len(frames)]
+        with netCDF4.Dataset(metres / "u2.nc") as pair:
+            assert dataset.getncattr("generation") == pair.getncattr("generation") != ""
+
+
+def test_pivpy_reads_the_text_as_zeros_and_the_docs_recipe_reads_it(pixels: Path) -> None:
+    """What docs/reading-results.md says of pivpy 0.4's OpenPIV-text loader: it takes mask 0
+    (every vector OpenPIV writes) as invalid; its `from_arrays` with our flags reads right."""
+    loaded = pivpy_io.load_openpiv_txt(pixels / "u1.txt")
+    assert float(abs(loaded.u).max()) == 0.0 and float(abs(loaded.v).max()) == 0.0
+    x, y, u, v, flags, _ = np.loadtxt(pixels / "u1.txt", unpack=True)
+    cols = np.unique(x).size
+    x, y, u, v, flags = (column.reshape(-1, cols) for column in (x, y, u, v, flags))
+    dataset = pivpy_io.from_arrays(x, y, u, v, mask=(flags == 0).astype(float))
+    assert float(dataset.u.median()) == pytest.approx(TRUE_U, abs=0.05)
+    assert float(dataset.v.median()) == pytest.approx(-TRUE_V, abs=0.05)
+
+
+def test_a_pair_plot_is_written_on_request(metres: Path, pixels: Path) -> None:
+    assert (metres / "u1.png").read_bytes().startswith(b"\x89PNG")
+    assert not list(pixels.glob("*.png"))  # without --plot, neither the pairs' nor the run's
+
+
+def test_an_origin_moves_the_coordinates_not_the_velocities(
+    pairs: Path, metres: Path, tmp_path: Path
+) -> None:
+    """`--origin X,Y` (pixels, y up) becomes 0,0 m: positions shift by it, velocities do not."""
+    origin = (40.0, 24.0)
+    run(pairs, tmp_path, *CALIBRATION, "--pair-interval", "0.5", "--origin", "40,24")
+    shifted, plain = np.loadtxt(tmp_path / "u1.txt"), np.loadtxt(metres / "u1.txt")
+    np.testing.assert_allclose(shifted[:, 0], plain[:, 0] - origin[0] / PIXELS_PER_METRE)
+    np.testing.assert_allclose(shifted[:, 1], plain[:, 1] - origin[1] / PIXELS_PER_METRE)
+    np.testing.assert_array_equal(shifted[:, 2:], plain[:, 2:])
+    with xr.open_dataset(tmp_path / "u1.nc") as field:
+        np.testing.assert_allclose(field.x, (field.x_pixel - origin[0]) / PIXELS_PER_METRE)
+        np.testing.assert_allclose(field.y, (field.y_pixel - origin[1]) / PIXELS_PER_METRE)
+        assert json.loads(field.attrs["pivfleet_settings"])["calibration"]["origin"] == [40, 24]
+
+
 def test_netcdf_holds_the_text_files_vectors(metres: Path) -> None:
     """The same vectors as the `.txt`: NetCDF's rows run up, the text file's down."""
     x, y, u, v, flags, _ = np.loadtxt(metres / "u1.txt").T

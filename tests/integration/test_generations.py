@@ -64,12 +64,14 @@ def test_a_resubmission_is_refused_or_replaces_every_output(
     assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == ["run.nc", "summary.json"]
     with xr.open_dataset(tmp_path / "merged" / "run.nc") as dataset:
         assert list(dataset.pair.values) == ["p/exp1_001", "q/exp1_001"]
+        assert dataset.attrs["generation"] == first["generation"]
     # A collector that died assembling run.nc: `--merged` assembles it from the pairs' files.
     cloud.s3.delete_object(Bucket=cloud.output, Key="g/run.nc")
     again = cli(aws_prefix, "results", "g", "--out", str(tmp_path / "rebuilt"), "--merged")
     assert again.returncode == 0, again.stderr
     with xr.open_dataset(tmp_path / "rebuilt" / "run.nc") as dataset:
         assert list(dataset.pair.values) == ["p/exp1_001", "q/exp1_001"]
+        assert dataset.attrs["generation"] == first["generation"]
 
     again = cli(aws_prefix, "submit", str(first_folder), "--run", "g", *small)
     assert again.returncode == 2 and "--replace" in again.stderr, again.stderr
