@@ -40,6 +40,17 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A count of processes or threads: a whole number, 1 or more. Refused, not clamped: a 0
+    or 2.5 is a mistake the user should see, not a setting quietly read as another."""
+    value = _number(env, name, default)
+    if value < 1 or value != int(value):
+        raise SettingsError(
+            f"{name}={env[name]!r}: use a whole number, 1 or more; unset it for {default}"
+        )
+    return int(value)
+
+
 def worker_size(env: Mapping[str, str] | None = None, processes: int = 1) -> WorkerSize:
     """One worker process's share of its task: PIVFLEET_WORKER_VCPU and
     PIVFLEET_WORKER_MEMORY_GB are the task's (terraform sets them from the algorithm's `cpu`
@@ -112,14 +123,14 @@ class CloudConfig:
         """Read `PIVFLEET_*`; a malformed value stops the process with its name."""
         env = os.environ if env is None else env
         prefix = env.get("PIVFLEET_NAME_PREFIX") or DEFAULT_NAME_PREFIX
-        processes = max(1, int(_number(env, "PIVFLEET_WORKER_PROCESSES", available_cores())))
+        processes = _count(env, "PIVFLEET_WORKER_PROCESSES", available_cores())
         return cls(
             name_prefix=prefix,
             input_bucket=env.get("PIVFLEET_INPUT_BUCKET") or input_bucket(prefix),
             output_bucket=env.get("PIVFLEET_OUTPUT_BUCKET") or output_bucket(prefix),
             algorithm=env.get("PIVFLEET_ALGORITHM") or DEFAULT_ALGORITHM,
             worker_processes=processes,
-            threads=max(1, int(_number(env, "PIVFLEET_THREADS", 1))),
+            threads=_count(env, "PIVFLEET_THREADS", 1),
             drain_seconds=_number(env, "PIVFLEET_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS),
             heartbeat_seconds=_number(
                 env, "PIVFLEET_HEARTBEAT_SECONDS", HEARTBEAT_INTERVAL_SECONDS

@@ -152,6 +152,11 @@ class RunKeys:
     def pair_statuses(self) -> str:
         return f"{self.work}/pairs/"
 
+    def pairs_tally(self) -> str:
+        """Which pairs have their status: one bit per pair, in the plan's order. Outside
+        `tallies/`, where a pair named like it would have its own folder."""
+        return f"{self.work}/pairs-tally"
+
     def output(self, pair: str, suffix: str) -> str:
         return f"{self.outputs_prefix}{pair}{suffix}"
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pivfleet.core.calibration import Calibration
 from pivfleet.core.cost import Prices
+from pivfleet.core.keys import WORK_PREFIX
+from pivfleet.core.topology import ALGORITHM_SPECS_PREFIX
 
 SCHEMA_VERSION = 1
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -164,6 +166,24 @@ ALGORITHM_NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,40}"
 MAX_STEPS = 8
 
 
+RESERVED_RUN_IDS = {
+    WORK_PREFIX: "the runs' work",
+    ALGORITHM_SPECS_PREFIX.rstrip("/"): "the wrapped algorithms' specs `pivfleet bootstrap` stores",
+}
+"""The output bucket's own folders: a run's outputs go to `<run>/` there, and dispatching it
+deletes what that folder held before, so no run may be named like one."""
+
+
+def check_run_id(value: str) -> str:
+    if value in RESERVED_RUN_IDS:
+        raise ValueError(
+            f"{value!r} is reserved: the output bucket's `{value}/` holds "
+            f"{RESERVED_RUN_IDS[value]}, which this run's outputs would overwrite and its "
+            "dispatch delete; choose another run name (run.json's `run`, --run)"
+        )
+    return value
+
+
 def check_algorithm_name(value: str) -> str:
     if not re.fullmatch(ALGORITHM_NAME_PATTERN, value):
         raise ValueError(
@@ -261,6 +281,7 @@ class RunSpec(BaseModel):
         return self
 
     _check_algorithm_name = field_validator("algorithm")(check_algorithm_name)
+    _check_run_id = field_validator("run")(check_run_id)
 
     @property
     def algorithms(self) -> list[str]:

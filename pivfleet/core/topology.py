@@ -36,7 +36,8 @@ TILE_RESULT_EXPIRY_DAYS = 7
 RUN_SPEC_FILENAME = "run.json"
 ALGORITHM_SPECS_PREFIX = "algorithms/"
 """Where `pivfleet bootstrap` stores each wrapped algorithm's spec in the output bucket
-(`algorithm_spec_key`), so a dispatcher that does not have the spec plans its pairs by it."""
+(`algorithm_spec_key`), so a dispatcher that does not have the spec plans its pairs by it.
+A run's outputs share the bucket, so `algorithms` is a reserved run id (`core/spec.py`)."""
 
 SQS_MAX_BATCH_MESSAGES = 10
 """SendMessageBatch, ReceiveMessage and Lambda's SQS batches take at most 10 messages here."""

@@ -34,7 +34,7 @@ from pivfleet.core.vectors import Vectors, decode_vectors
 from pivfleet.roles.metrics import Meter, metered_sender, metered_storage, recorded_usage
 from pivfleet.roles.outputs import RunOutputs
 from pivfleet.roles.rounds import PassRounds
-from pivfleet.roles.steps import Step, StepResults, pair_steps
+from pivfleet.roles.steps import Step, StepResults, mark, pair_steps
 from pivfleet.roles.storage import RunStorage, read_many
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class Collector:
         self.steps = StepResults(self.storage.work)
         self.rounds = PassRounds(self.storage, self.plan, self.send, self.steps)
         self.outputs = RunOutputs(self.storage, self.plan)
+        self.pair_bits = {p.name: bit for bit, p in enumerate(self.plan.pairs)}
+        self.rejected_bits = [bit for bit, p in enumerate(self.plan.pairs) if p.error]
 
     def prepare(self, results: list[TileResult]) -> None:
         """Record a batch of results at once, step by step (`StepResults.add_batch`)."""
@@ -94,7 +96,7 @@ class Collector:
         if self.storage.is_finished(pair.name):
             # A redelivery: if a collector died after the pair and before the run's summary,
             # this is the event that finishes the run.
-            return Collected(summary=self.finish_run())
+            return Collected(summary=self.finish_run(pair.name))
         results = self.steps.results(step)
         status = tiles_status(pair, [r for r, _ in results])
         vectors = None
@@ -102,17 +104,17 @@ class Collector:
             blocks = [(r.core, decode_vectors(b) if b else None) for r, b in results]
             vectors = stitch_tiles(pair.grid_shape, blocks)
         self.steps.forget(step)
-        return Collected(self.finish_pair(pair, status, vectors), self.finish_run())
+        return Collected(self.finish_pair(pair, status, vectors), self.finish_run(pair.name))
 
     def collect_pass(self, result: TileResult) -> Collected:
         finished = self.rounds.collect(result)
         if finished is None:
             return Collected()
         if finished.status is None:  # a redelivery, as in `collect`
-            return Collected(summary=self.finish_run())
+            return Collected(summary=self.finish_run(result.pair))
         pair = self.plan.pair(result.pair)
         status = self.finish_pair(pair, finished.status, finished.vectors)
-        return Collected(status, self.finish_run())
+        return Collected(status, self.finish_run(pair.name))
 
     def collect_step(self, result: TileResult) -> Collected:
         """An image step's result: the pair's next jobs (the next step's, or its PIV jobs
@@ -120,11 +122,11 @@ class Collector:
         work, keys, pair = self.storage.work, self.storage.keys, self.plan.pair(result.pair)
         assert result.step is not None
         if self.storage.is_finished(pair.name):
-            return Collected(summary=self.finish_run())
+            return Collected(summary=self.finish_run(pair.name))
         work.put(keys.step_record(pair.name, result.step), result.model_dump_json().encode())
         if result.status == "failed":
             status = step_failure(pair, result, self.plan.spec.steps[result.step].algorithm)
-            return Collected(self.finish_pair(pair, status, None), self.finish_run())
+            return Collected(self.finish_pair(pair, status, None), self.finish_run(pair.name))
         if not work.exists(keys.step_sent(pair.name, result.step)):
             jobs = plan_step_jobs(self.plan, pair, result.step + 1)
             send_jobs(self.send, jobs)
@@ -171,7 +173,7 @@ class Collector:
         fails with `reason` and anything half-written of it is removed, so the run finishes."""
         keys = self.storage.keys
         if self.storage.is_finished(result.pair):  # its outputs are whole: keep them
-            return Collected(summary=self.finish_run())
+            return Collected(summary=self.finish_run(result.pair))
         self.storage.outputs.delete([keys.output(result.pair, s) for s in OUTPUT_SUFFIXES])
         status = PairStatus(
             pair=result.pair, status="failed", tiles=result.tile_count,
@@ -181,15 +183,21 @@ class Collector:
         if not self.storage.work.put_if_absent(
             keys.pair_status(result.pair), status.model_dump_json().encode()
         ):
-            return Collected(summary=self.finish_run())
-        return Collected(status, self.finish_run())
+            return Collected(summary=self.finish_run(result.pair))
+        return Collected(status, self.finish_run(result.pair))
 
-    def finish_run(self) -> RunSummary | None:
+    def finish_run(self, pair: str | None = None) -> RunSummary | None:
+        """Summarise the run once every pair has its status. `pair`: the pair whose status was
+        just written or found; its bit in the pairs tally says, in two requests, whether every
+        pair may be done, so the statuses are listed and read once per run, not per pair.
+        None: list them at once (a run with no jobs, the reconciler)."""
+        if pair is not None and not self.all_pairs_finished(pair):
+            return None
         work, keys = self.storage.work, self.storage.keys
         records = work.list(keys.pair_statuses())
         if len(records) < len(self.plan.pairs):
             return None
-        statuses = [PairStatus.model_validate_json(work.get(k)) for k in records]
+        statuses = [PairStatus.model_validate_json(d) for d in read_many(work, records)]
         wall_seconds = round(time.time() - self.plan.created_at, 3)
         roles = RunUsage(
             dispatcher=recorded_usage(work, keys.dispatcher_usage()), collector=self.meter.take()
@@ -208,6 +216,14 @@ class Collector:
         except Exception:  # a by-product: `pivfleet results --merged` assembles it later
             log.exception("run.nc not assembled", extra={"run": summary.run})
         return summary
+
+    def all_pairs_finished(self, pair: str) -> bool:
+        """Set `pair`'s bit in the pairs tally (its status exists: a bit is never set before);
+        whether every pair's is set. A redelivered result sets it again, so a collector that
+        died between the status and the bit loses nothing. The pairs rejected at planning are
+        set with every mark: their statuses were written before any job was sent."""
+        bits = [self.pair_bits[pair], *self.rejected_bits]
+        return mark(self.storage.work, self.storage.keys.pairs_tally(), bits, len(self.pair_bits))
 
 
 def tiles_status(pair: PairPlan, results: list[TileResult]) -> PairStatus:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pivfleet.algorithms.registry import min_halo_pixels, tile_mode
 from pivfleet.core.errors import PivfleetError, PoisonMessageError
 from pivfleet.core.imaging import check_texture, decode_frame, is_image_name, read_header
-from pivfleet.core.keys import WORK_PREFIX, RunKeys, bucket_keys, new_generation, upload_generation
+from pivfleet.core.keys import RunKeys, bucket_keys, new_generation, upload_generation
 from pivfleet.core.messages import send_jobs
 from pivfleet.core.plan import FrameDecoder, PairPlan, RunInput, RunPlan, plan_jobs, plan_run
 from pivfleet.core.ports import (
@@ -29,7 +29,7 @@ from pivfleet.core.ports import (
     defer_by,
     sender,
 )
-from pivfleet.core.spec import RunSpec, describe_validation
+from pivfleet.core.spec import RESERVED_RUN_IDS, RunSpec, describe_validation
 from pivfleet.core.strips import FRAME_STRIP_PIXELS, narrowest
 from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
@@ -142,9 +142,13 @@ def notified_uploads(body: str) -> list[Upload]:
 
 
 def run_folder(key: str) -> str | None:
-    """`<run>/run.json` → `<run>`; anything else is not ours (nor `runs/`, our work folder)."""
+    """`<run>/run.json` → `<run>`; anything else is not ours, nor a reserved run's (claiming
+    it would delete the output bucket's folder of that name before run.json is read)."""
     folder, _, name = key.rpartition("/")
-    ours = name == RUN_SPEC_FILENAME and folder and "/" not in folder and folder != WORK_PREFIX
+    ours = name == RUN_SPEC_FILENAME and folder and "/" not in folder
+    if ours and folder in RESERVED_RUN_IDS:
+        log.warning("reserved run id: ignored", extra={"run": folder})
+        return None
     return folder if ours else None
 
 

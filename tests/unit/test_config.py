@@ -52,6 +52,16 @@ def test_a_bad_value_names_the_variable(name: str, value: str) -> None:
         CloudConfig.from_env({name: value})
 
 
+@pytest.mark.parametrize("name", ["PIVFLEET_THREADS", "PIVFLEET_WORKER_PROCESSES"])
+@pytest.mark.parametrize("value", ["0", "2.5"])
+def test_a_count_that_is_not_a_whole_number_from_one_is_refused_not_clamped(
+    name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError, match=rf"^{name}='{value}': use a whole number, 1 or more"):
+        CloudConfig.from_env({name: value})
+    assert CloudConfig.from_env({"PIVFLEET_THREADS": "3"}).threads == 3
+
+
 def test_the_worker_stops_at_start_naming_the_bad_variable(monkeypatch, capsys) -> None:
     from worker.__main__ import main
 
