@@ -16,7 +16,7 @@ from pivfleet.algorithms.executable import use_program_environment
 from pivfleet.algorithms.registry import check_run, load_algorithm, use_specs
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
-from pivfleet.core.imaging import Frame, FrameHeader, read_frame, read_header
+from pivfleet.core.imaging import FrameHeader, Pixels, read_frame, read_header
 from pivfleet.core.keys import (
     OUTPUT_SUFFIXES,
     RUN_OUTPUT_STEM,
@@ -271,7 +271,7 @@ class EmbeddedRun:
         requests would be; headers are read from the files (on S3: a GET of each frame)."""
         store = MeteredStore(FileBlobStore(self.input_dir), meter)
 
-        def decode(name: str) -> Frame:
+        def decode(name: str) -> Pixels:
             try:
                 data = store.get(name)
             except (KeyError, OSError):

@@ -122,10 +122,10 @@ def check_spec(spec_path: Path, parameters: dict[str, Any]) -> str:
 
 def sample_pair() -> tuple[Frame, Frame]:
     from pivfleet.cli.samples import sample_frames
-    from pivfleet.core.imaging import read_frame
+    from pivfleet.core.imaging import as_double, read_frame
 
     first, second = sample_frames(SAMPLE_PAIR)
-    return read_frame(str(first)), read_frame(str(second))
+    return as_double(read_frame(str(first))), as_double(read_frame(str(second)))
 
 
 def run_once(

@@ -1,5 +1,9 @@
-"""Reading camera frames into float64 arrays without losing bit depth, the header first, so
-a frame too large for a worker's memory is refused before a pixel is decoded."""
+"""Reading camera frames into float arrays without losing bit depth, the header first, so
+a frame too large for a worker's memory is refused before a pixel is decoded.
+
+A frame is decoded into single precision where that holds every grey level exactly (8- to
+16-bit integers, float32: half the memory and the copying of double), and into double
+otherwise (32-bit integers, float64, colour's luminance)."""
 
 from __future__ import annotations
 
@@ -24,7 +28,9 @@ Image.MAX_IMAGE_PIXELS = None  # pivfleet's own limit (`max_frame_pixels`) is ch
 
 Frame = npt.NDArray[np.float64]
 Pixels = npt.NDArray[np.floating[Any]]
-"""A frame in either precision: the fast engine deforms into single precision."""
+"""A frame in either precision (`grey_levels`); the fast engine deforms into single."""
+SINGLE_EXACT = (np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.float16, np.float32)
+"""Sample types every value of which float32 holds exactly (its 24-bit significand)."""
 
 
 @dataclass(frozen=True)
@@ -86,11 +92,11 @@ def unreadable(name: str, error: Exception) -> ImageReadError:
     )
 
 
-def decode_frame(data: bytes, name: str, max_pixels: int | None = None) -> Frame:
-    """Decode image bytes to a 2-D float64 array of raw grey levels (16-bit stays 0..65535),
+def decode_frame(data: bytes, name: str, max_pixels: int | None = None) -> Pixels:
+    """Decode image bytes to a 2-D float array of raw grey levels (16-bit stays 0..65535),
     after checking the header against `max_pixels` when given.
 
-    Frames are kept as float64 so that window deformation interpolates them without the
+    Frames are kept as floats so that window deformation interpolates them without the
     rounding OpenPIV's uint8 path would apply.
     """
     import imageio.v3 as iio  # imported here: only readers pay for the plugin machinery
@@ -109,7 +115,7 @@ def decode_frame(data: bytes, name: str, max_pixels: int | None = None) -> Frame
     return to_grey(pixels, name)
 
 
-def to_grey(pixels: np.ndarray, name: str) -> Frame:
+def to_grey(pixels: np.ndarray, name: str) -> Pixels:
     """Collapse colour to luminance; refuse anything that is not one 2-D frame."""
     if pixels.ndim == 3 and pixels.shape[-1] == 2:  # grey + alpha
         pixels = pixels[..., 0]
@@ -120,10 +126,21 @@ def to_grey(pixels: np.ndarray, name: str) -> Frame:
             f"{name}: expected a single greyscale or RGB frame, found an array of shape "
             f"{pixels.shape}; export one frame per file."
         )
-    return pixels.astype(np.float64, copy=False)
+    return grey_levels(pixels)
 
 
-def read_frame(path: str, data: bytes | None = None) -> Frame:
+def grey_levels(pixels: np.ndarray) -> Pixels:
+    """`pixels` as floats: single precision where it holds them exactly, double otherwise."""
+    exact = pixels.dtype.type in SINGLE_EXACT
+    return pixels.astype(np.float32 if exact else np.float64, copy=False)
+
+
+def as_double(frame: Pixels) -> Frame:
+    """`frame` in double precision, as OpenPIV's functions and the plugin contract take it."""
+    return np.asarray(frame, np.float64)
+
+
+def read_frame(path: str, data: bytes | None = None) -> Pixels:
     """Read a frame from a local path, or decode `data` already fetched for it."""
     if data is None:
         try:
@@ -140,7 +157,7 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def check_texture(frame: Frame, name: str) -> None:
+def check_texture(frame: Pixels, name: str) -> None:
     """Refuse what PIV cannot correlate, naming its cause: NaN or infinite grey levels, and
     a frame of one grey level (black, saturated, or blank)."""
     finite = np.isfinite(frame)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivfleet.core.errors import PairError, PivfleetError
-from pivfleet.core.imaging import Frame, FrameHeader, check_header
+from pivfleet.core.imaging import FrameHeader, Pixels, check_header
 from pivfleet.core.keys import RUN_OUTPUT_STEM
 from pivfleet.core.messages import TileJob
 from pivfleet.core.pairing import FramePair, pair_frames
@@ -25,7 +25,7 @@ from pivfleet.core.tiling import (
 )
 
 HeaderReader = Callable[[str], FrameHeader]
-FrameDecoder = Callable[[str], Frame]
+FrameDecoder = Callable[[str], Pixels]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The reference backend: OpenPIV's windef functions, on the frames as given (float64)."""
+"""The reference backend: OpenPIV's windef functions, on the frames in double precision."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from openpiv import filters, pyprocess, validation
 from scipy.interpolate import RectBivariateSpline
 
-from pivfleet.core.imaging import Frame, Pixels
+from pivfleet.core.imaging import Frame, Pixels, as_double
 from pivfleet.core.spec import PivSettings
 from pivfleet.engine.backends import replacement_schedule
 from pivfleet.engine.kernel import Field, Flags, PassGrid, Predictor, resample_pair
@@ -21,7 +21,8 @@ class OpenPivBackend:
         self, frames: tuple[Pixels, Pixels], predictor: Predictor, piv: PivSettings,
         origin: tuple[int, int],
     ) -> tuple[Pixels, Pixels]:  # fmt: skip
-        return resample_pair(frames, predictor, origin, piv.interpolation_order)
+        double = (as_double(frames[0]), as_double(frames[1]))
+        return resample_pair(double, predictor, origin, piv.interpolation_order)
 
     def correlate(
         self, frames: tuple[Pixels, Pixels], grid: PassGrid, piv: PivSettings
@@ -29,7 +30,8 @@ class OpenPivBackend:
         # OpenPIV prints a line per pass ("Found N bad peak(s)"); keep worker logs structured.
         with contextlib.redirect_stdout(io.StringIO()):
             u, v, s2n = pyprocess.extended_search_area_piv(
-                *frames,
+                as_double(frames[0]),
+                as_double(frames[1]),
                 window_size=grid.window,
                 overlap=grid.overlap,
                 search_area_size=grid.window,
@@ -81,4 +83,4 @@ def deform_second_image(
     from openpiv.windef import deform_windows
 
     u, v = shift
-    return deform_windows(frame, *centres, u, -v, interpolation_order=order)  # type: ignore[no-any-return]
+    return deform_windows(as_double(frame), *centres, u, -v, interpolation_order=order)  # type: ignore[no-any-return]

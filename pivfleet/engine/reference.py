@@ -4,7 +4,7 @@ With OpenPIV's settings it computes what OpenPIV's `windef.simple_multipass` doe
 
 from __future__ import annotations
 
-from pivfleet.core.imaging import Frame
+from pivfleet.core.imaging import Pixels
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.vectors import Vectors
 from pivfleet.engine.field import predict, settle
@@ -12,7 +12,7 @@ from pivfleet.engine.kernel import Predictor, correlate_pass, pass_grids
 from pivfleet.engine.rounds import final_vectors
 
 
-def run_passes(frame_a: Frame, frame_b: Frame, piv: PivSettings) -> Vectors:
+def run_passes(frame_a: Pixels, frame_b: Pixels, piv: PivSettings) -> Vectors:
     """Correlate, validate and replace each pass; each pass predicts the next."""
     grids = pass_grids(piv)
     predictor: Predictor | None = None

@@ -10,7 +10,7 @@ import io
 
 import numpy as np
 
-from pivfleet.core.imaging import Frame
+from pivfleet.core.imaging import Pixels
 from pivfleet.core.spec import PivSettings
 from pivfleet.core.tiling import Box, Tile
 from pivfleet.core.vectors import Vectors
@@ -25,7 +25,7 @@ a window whose correlation peak is ill-conditioned."""
 
 
 def map_pass(
-    pixels: tuple[Frame, Frame], piv: PivSettings, index: int, tile: Tile,
+    pixels: tuple[Pixels, Pixels], piv: PivSettings, index: int, tile: Tile,
     predictor: Predictor | None,
 ) -> RawPass:  # fmt: skip
     """Pass `index` on the tile's crop (`pixels` of both frames): the raw vectors of its core.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from pivfleet.core.errors import ImageReadError
-from pivfleet.core.imaging import Frame, check_texture, decode_frame
+from pivfleet.core.imaging import Pixels, check_texture, decode_frame
 from pivfleet.core.ports import BlobStore
 
 FRAME_CACHE_PAIRS = 2
@@ -17,9 +17,9 @@ class FrameCache:
     def __init__(self, store: BlobStore, capacity: int = FRAME_CACHE_PAIRS) -> None:
         self.store = store
         self.capacity = capacity
-        self._pairs: OrderedDict[tuple[str, str], tuple[Frame, Frame]] = OrderedDict()
+        self._pairs: OrderedDict[tuple[str, str], tuple[Pixels, Pixels]] = OrderedDict()
 
-    def pair(self, frame_a: str, frame_b: str, max_pixels: int) -> tuple[Frame, Frame]:
+    def pair(self, frame_a: str, frame_b: str, max_pixels: int) -> tuple[Pixels, Pixels]:
         """Both frames, decoded once (each checked against `max_pixels` and for texture)."""
         key = (frame_a, frame_b)
         if key not in self._pairs:
@@ -29,7 +29,7 @@ class FrameCache:
         self._pairs.move_to_end(key)
         return self._pairs[key]
 
-    def _read(self, name: str, max_pixels: int) -> Frame:
+    def _read(self, name: str, max_pixels: int) -> Pixels:
         try:
             data = self.store.get(name)
         except KeyError:

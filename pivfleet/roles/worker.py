@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from pivfleet.core.errors import (
     RetryableJobError,
     describe,
 )
-from pivfleet.core.imaging import Frame
+from pivfleet.core.imaging import Frame, Pixels, as_double, grey_levels
 from pivfleet.core.keys import RunKeys
 from pivfleet.core.messages import TileJob, TileResult, parse_message
 from pivfleet.core.ports import ACK, BlobStore, JobQueue, Message, Outcome, dead_letter
@@ -36,16 +37,26 @@ log = logging.getLogger("worker")
 TileRunner = Callable[[TileJob], TileResult]
 
 
-def compute_tile(job: TileJob, crops: tuple[Frame, Frame]) -> Vectors:
+def compute_tile(job: TileJob, crops: tuple[Pixels, Pixels]) -> Vectors:
     """Run the job's algorithm on its crop of both frames and return the vectors of its core."""
     crop, core, step = job.tile.crop, job.tile.core, job.piv.steps[-1]
     algorithm = load_algorithm(job.algorithm)
+    frame_a, frame_b = frames_for(algorithm, crops)
     with algorithm_errors(job):
-        vectors = algorithm.process(crops[0], crops[1], job.piv, job.parameters)
+        vectors = algorithm.process(frame_a, frame_b, job.piv, job.parameters)
     row0, col0 = crop.y0 // step, crop.x0 // step
     return vectors.block(
         slice(core.y0 - row0, core.y1 - row0), slice(core.x0 - col0, core.x1 - col0)
     )
+
+
+def frames_for(algorithm: object, crops: tuple[Pixels, Pixels]) -> tuple[Frame, Frame]:
+    """The crops as `algorithm` takes them: in double precision, as the plugin contract says,
+    unless it takes frames as decoded (`single_precision`: the built-in engine, which
+    correlates in single precision anyway)."""
+    if getattr(algorithm, "single_precision", False):
+        return cast(tuple[Frame, Frame], crops)
+    return as_double(crops[0]), as_double(crops[1])
 
 
 @contextlib.contextmanager
@@ -85,7 +96,7 @@ class Workspace:
         self.work = MeteredStore(work, self.meter)
         self.strips = StripStore(self.work)
 
-    def pair(self, job: TileJob) -> tuple[Frame, Frame]:
+    def pair(self, job: TileJob) -> tuple[Pixels, Pixels]:
         frame_a, frame_b = self.frames.pair(job.frame_a, job.frame_b, job.max_frame_pixels)
         if frame_a.shape != tuple(job.image_shape) or frame_b.shape != frame_a.shape:
             raise PairError(
@@ -94,13 +105,13 @@ class Workspace:
             )
         return frame_a, frame_b
 
-    def crop(self, job: TileJob, keys: RunKeys) -> tuple[Frame, Frame]:
+    def crop(self, job: TileJob, keys: RunKeys) -> tuple[Pixels, Pixels]:
         """The job's crop of both frames, from their copies in strips: the dispatcher's of a
         pass-synchronous pair, or those an image step wrote."""
         a, b = (self.strips.read(strips_key(job, keys, s), job.tile.crop) for s in "ab")
-        return a.astype(np.float64), b.astype(np.float64)
+        return grey_levels(a), grey_levels(b)
 
-    def tile_crops(self, job: TileJob, keys: RunKeys) -> tuple[Frame, Frame]:
+    def tile_crops(self, job: TileJob, keys: RunKeys) -> tuple[Pixels, Pixels]:
         """A job's crop of both frames when it runs every pass (a whole pair is its crop)."""
         if job.frames_from_step is not None:
             return self.crop(job, keys)
@@ -165,7 +176,7 @@ def compute_step(job: TileJob, space: Workspace, keys: RunKeys) -> str:
     """Run image step `job.step` on the whole pair and store both frames it made in strips."""
     assert job.step is not None
     step = image_step(job.algorithm)
-    frame_a, frame_b = space.tile_crops(job, keys)
+    frame_a, frame_b = frames_for(step, space.tile_crops(job, keys))
     with algorithm_errors(job):
         images = check_step_images(job, step.process_images(frame_a, frame_b, job.parameters))
     for side, image in zip("ab", images, strict=True):

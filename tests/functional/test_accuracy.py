@@ -12,7 +12,7 @@ import xarray as xr
 from openpiv import windef
 
 from pivfleet.cli.embedded import EmbeddedRun
-from pivfleet.core.imaging import read_frame
+from pivfleet.core.imaging import as_double, read_frame
 from pivfleet.core.spec import PivSettings, RunSpec
 from tests.openpiv_settings import to_openpiv
 
@@ -36,7 +36,8 @@ def openpiv_reference(
     sample_input: Path, pair: str, settings: windef.PIVSettings
 ) -> tuple[np.ndarray, ...]:
     """`simple_multipass` on the same frames as float64 arrays."""
-    frame_a, frame_b = (read_frame(str(p)) for p in sorted(sample_input.glob(f"{pair}_?.*")))
+    paths = sorted(sample_input.glob(f"{pair}_?.*"))
+    frame_a, frame_b = (as_double(read_frame(str(p))) for p in paths)
     with contextlib.redirect_stdout(io.StringIO()):
         x, y, u, v, flags = windef.simple_multipass(frame_a, frame_b, settings)
     return x, y, u, v, flags

@@ -36,7 +36,7 @@ def test_8bit_tiff_reads_exact_values(tmp_path: Path) -> None:
     path = tmp_path / "frame_a.tif"
     tifffile.imwrite(path, pixels)
     frame = read_frame(str(path))
-    assert frame.dtype == np.float64
+    assert frame.dtype == np.float32  # exact: 8 bits in a 24-bit significand
     assert frame.shape == SHAPE
     np.testing.assert_array_equal(frame, pixels.astype(np.float64))
 
@@ -47,7 +47,7 @@ def test_16bit_tiff_keeps_the_full_range(tmp_path: Path) -> None:
     path = tmp_path / "frame_a.tiff"
     tifffile.imwrite(path, pixels)
     frame = read_frame(str(path))
-    assert frame.dtype == np.float64
+    assert frame.dtype == np.float32
     assert frame.max() == 65535.0 and frame.min() == 0.0
     np.testing.assert_array_equal(frame, pixels.astype(np.float64))
 
@@ -64,7 +64,7 @@ def test_16bit_png_keeps_the_full_range(tmp_path: Path) -> None:
     path = tmp_path / "frame.png"
     iio.imwrite(path, pixels)
     frame = read_frame(str(path))
-    assert frame.dtype == np.float64
+    assert frame.dtype == np.float32
     assert frame.max() == 65535.0
     np.testing.assert_array_equal(frame, pixels.astype(np.float64))
 
@@ -92,7 +92,7 @@ def test_jpeg_reads_with_the_right_shape(tmp_path: Path, suffix: str) -> None:
     path.write_bytes(iio.imwrite("<bytes>", pixels, extension=".jpg"))
     frame = read_frame(str(path))
     assert frame.shape == SHAPE
-    assert frame.dtype == np.float64
+    assert frame.dtype == np.float32
     # a flat grey survives JPEG within a grey level or two
     assert np.abs(frame - 128).max() <= 2
 
@@ -275,6 +275,35 @@ def test_float_tiff_keeps_its_values(tmp_path: Path) -> None:
     path = tmp_path / "float_a.tif"
     tifffile.imwrite(path, pixels)
     np.testing.assert_allclose(read_frame(str(path)), pixels.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("samples", "decoded"),
+    [
+        (np.uint8, np.float32),
+        (np.uint16, np.float32),
+        (np.int16, np.float32),
+        (np.float32, np.float32),
+        (np.int32, np.float64),
+        (np.uint32, np.float64),
+        (np.float64, np.float64),
+    ],
+)
+def test_frames_decode_to_single_precision_only_where_it_is_exact(
+    tmp_path: Path, samples: type, decoded: type
+) -> None:
+    """Half the memory where float32 holds every grey level (up to 16-bit integers, float32
+    samples); double where it would round (32-bit integers above 2**24, float64 samples)."""
+    pixels = ramp(np.uint16, 65535).astype(samples)
+    if np.dtype(samples).itemsize == 4 and np.dtype(samples).kind in "iu":
+        pixels[0, 0] = 2**24 + 1  # the first integer float32 rounds
+    if samples is np.float64:
+        pixels[0, 0] = 1 / 3
+    path = tmp_path / "frame_a.tif"
+    tifffile.imwrite(path, pixels)
+    frame = read_frame(str(path))
+    assert frame.dtype == decoded
+    np.testing.assert_array_equal(frame, pixels.astype(np.float64))
 
 
 @pytest.mark.parametrize("suffix", [".tif", ".png", ".bmp", ".jpg"])
