@@ -15,21 +15,11 @@ from pivfleet.algorithms.registry import available_algorithms
 from pivfleet.cli import options
 from pivfleet.cli.main import build_parser, main
 from pivfleet.core.spec import RunSpec
+from tests.doc_commands import subcommands, visible_flags
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:
-    parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return commands.choices[name]
-
-
-def visible_flags(parser: argparse.ArgumentParser) -> set[str]:
-    return {
-        flag
-        for action in parser._actions
-        if action.help != argparse.SUPPRESS
-        for flag in action.option_strings
-    }
+    return subcommands()[name]
 
 
 def test_schema_prints_the_run_spec_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
