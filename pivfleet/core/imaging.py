@@ -47,9 +47,10 @@ class FrameHeader:
         return self.height * self.width
 
 
-def read_header(source: bytes | str, name: str) -> FrameHeader:
-    """The header of a frame given as its bytes or its local path."""
-    stream: BinaryIO | str = io.BytesIO(source) if isinstance(source, bytes) else source
+def read_header(source: bytes | str | BinaryIO, name: str) -> FrameHeader:
+    """The header of a frame given as its bytes, its local path or a file reading it (the
+    readers read the header and, for a TIFF, each page's directory: not the pixels)."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         if name.lower().endswith(TIFF_SUFFIXES):
             with tifffile.TiffFile(stream) as tiff:

@@ -90,6 +90,10 @@ class BlobStore(Protocol):
         the key does not exist."""
         ...
 
+    def size(self, key: str) -> int:
+        """The object's length in bytes (S3: a HEAD); KeyError when the key does not exist."""
+        ...
+
     def put(self, key: str, data: bytes) -> None: ...
 
     def put_file(self, key: str, path: Path) -> None:

@@ -4,6 +4,7 @@ its algorithm. The dispatcher Lambda, its local poller and `pivfleet run` all ca
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -14,11 +15,25 @@ from urllib.parse import unquote_plus
 from pydantic import ValidationError
 
 from pivfleet.algorithms.registry import min_halo_pixels, tile_mode
-from pivfleet.core.errors import PivfleetError, PoisonMessageError
-from pivfleet.core.imaging import check_texture, decode_frame, is_image_name, read_header
+from pivfleet.core.errors import ImageReadError, PivfleetError, PoisonMessageError
+from pivfleet.core.imaging import (
+    FrameHeader,
+    check_texture,
+    decode_frame,
+    is_image_name,
+    read_header,
+)
 from pivfleet.core.keys import RunKeys, bucket_keys, new_generation, upload_generation
 from pivfleet.core.messages import send_jobs
-from pivfleet.core.plan import FrameDecoder, PairPlan, RunInput, RunPlan, plan_jobs, plan_run
+from pivfleet.core.plan import (
+    FrameDecoder,
+    HeaderReader,
+    PairPlan,
+    RunInput,
+    RunPlan,
+    plan_jobs,
+    plan_run,
+)
 from pivfleet.core.ports import (
     ACK,
     BlobStore,
@@ -33,10 +48,11 @@ from pivfleet.core.spec import RESERVED_RUN_IDS, RunSpec, describe_validation
 from pivfleet.core.strips import FRAME_STRIP_PIXELS, narrowest
 from pivfleet.core.summary import rejected
 from pivfleet.core.topology import RUN_SPEC_FILENAME
+from pivfleet.roles.blob_reader import BlobReader
 from pivfleet.roles.collector import Collector, record_failed_pairs
 from pivfleet.roles.consumer import DeadLetterAbandoned
 from pivfleet.roles.metrics import Meter, MeteredStore, metered_sender
-from pivfleet.roles.storage import RunStorage
+from pivfleet.roles.storage import RunStorage, in_parallel
 from pivfleet.roles.strip_store import StripStore
 
 log = logging.getLogger(__name__)
@@ -115,6 +131,31 @@ def stored_plan(storage: RunStorage) -> RunPlan | None:
         return RunPlan.model_validate_json(storage.work.get(storage.keys.plan()))
     except KeyError:
         return None
+
+
+def read_headers(store: BlobStore, names: list[str]) -> HeaderReader:
+    """Every frame's header, read in parallel, each from its first bytes (`BlobReader`: a
+    ranged GET or two, a HEAD for a TIFF) instead of the whole frame; the reader returned
+    raises what reading that frame's header raised, so a bad frame fails its pair only."""
+
+    def attempt(name: str) -> FrameHeader | ImageReadError:
+        reader = BlobReader(store, name)
+        try:
+            return read_header(io.BufferedReader(reader), name)
+        except ImageReadError as error:
+            if reader.failure is not None:  # the store's, not the frame's: retried as before
+                raise reader.failure from None
+            return error
+
+    found = dict(zip(names, in_parallel(attempt, names), strict=True))
+
+    def read(name: str) -> FrameHeader:
+        header = found[name]
+        if isinstance(header, ImageReadError):
+            raise header
+        return header
+
+    return read
 
 
 @dataclass(frozen=True)
@@ -229,7 +270,7 @@ class Dispatcher(DeadLetterAbandoned):
             self.wait_for_frames(spec, key, names)
         frames = RunInput(
             names,
-            lambda name: read_header(self.inputs.get(name), name),
+            read_headers(self.inputs, [n for n in names if is_image_name(n)]),
             lambda name: decode_frame(self.inputs.get(name), name, spec.max_frame_pixels),
             f"{folder}/",
         )

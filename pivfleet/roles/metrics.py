@@ -145,6 +145,10 @@ class MeteredStore:
         self.meter.count("s3_head")
         return self.store.exists(key)
 
+    def size(self, key: str) -> int:
+        self.meter.count("s3_head")
+        return self.store.size(key)
+
     def modified(self, key: str) -> float | None:
         self.meter.count("s3_head")
         return self.store.modified(key)

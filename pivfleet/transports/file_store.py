@@ -53,6 +53,12 @@ class FileBlobStore:
         except (FileNotFoundError, IsADirectoryError):
             raise KeyError(key) from None
 
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        if not path.is_file():
+            raise KeyError(key)
+        return path.stat().st_size
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)

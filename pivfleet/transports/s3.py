@@ -96,6 +96,14 @@ class S3BlobStore:
         ]
         return max(times, default=None)
 
+    def size(self, key: str) -> int:
+        try:
+            return self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+        except ClientError as error:
+            if error_code(error) in MISSING_OBJECT_CODES:
+                raise KeyError(f"s3://{self.bucket}/{key}") from None
+            raise
+
     def modified(self, key: str) -> float | None:
         try:
             return self.s3.head_object(Bucket=self.bucket, Key=key)["LastModified"].timestamp()

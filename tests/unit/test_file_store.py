@@ -29,15 +29,18 @@ def test_put_get_round_trip(store: FileBlobStore) -> None:
 
 
 def check_ranges(store: BlobStore) -> None:
-    """Ranged reads as S3 answers them: the bytes asked for, fewer at the end, KeyError when
-    the object is missing."""
+    """Ranged reads and sizes as S3 answers them: the bytes asked for, fewer at the end,
+    KeyError when the object is missing."""
     data = bytes(range(256)) * 40
     store.put("ranges/blob", data)
     assert store.get_range("ranges/blob", 0, 10) == data[:10]
     assert store.get_range("ranges/blob", 1000, 300) == data[1000:1300]
     assert store.get_range("ranges/blob", len(data) - 5, 256) == data[-5:]
+    assert store.size("ranges/blob") == len(data)
     with pytest.raises(KeyError):
         store.get_range("ranges/missing", 0, 10)
+    with pytest.raises(KeyError):
+        store.size("ranges/missing")
 
 
 def test_ranged_reads(store: FileBlobStore) -> None:
