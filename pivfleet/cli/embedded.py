@@ -12,7 +12,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pivfleet.algorithms.executable import use_program_environment
 from pivfleet.algorithms.registry import check_run, load_algorithm, use_specs
 from pivfleet.core.cost import WorkerSize
 from pivfleet.core.errors import InputFolderError, OutputError
@@ -32,14 +31,13 @@ from pivfleet.core.progress import Progress
 from pivfleet.core.spec import RunSpec
 from pivfleet.core.summary import RunSummary
 from pivfleet.core.topology import HEARTBEAT_INTERVAL_SECONDS, JOB_VISIBILITY_TIMEOUT_SECONDS
-from pivfleet.engine.threads import use_threads
 from pivfleet.roles.collector import Collected, Collector
 from pivfleet.roles.consumer import Consumer, Intake
 from pivfleet.roles.dispatcher import dispatch_run
 from pivfleet.roles.heartbeat import Lease
 from pivfleet.roles.metrics import Meter, MeteredStore, metered_sender, metered_storage
 from pivfleet.roles.storage import RunStorage
-from pivfleet.roles.worker import Worker, Workspace, process_tile
+from pivfleet.roles.worker import Worker, Workspace, prepare_process, process_tile
 from pivfleet.transports.file_store import FileBlobStore
 from pivfleet.transports.memory_queue import InMemoryQueue
 
@@ -67,9 +65,7 @@ def init_pool_process(setup: PoolSetup) -> None:
     algorithm specs. Ctrl-C reaches the whole process group: the parent stops the pool, so the
     children ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    use_threads(setup.threads)
-    use_specs(setup.specs)
-    use_program_environment(setup.environment)
+    prepare_process(setup.threads, setup.specs, setup.environment)
     space = Workspace(FileBlobStore(Path(setup.input_root)), FileBlobStore(Path(setup.work_root)))
     _pool_state.update(space=space, keys=setup.keys)
 

@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pivfleet.algorithms.executable import use_program_environment
-from pivfleet.algorithms.registry import use_specs
 from pivfleet.cloud.config import CloudConfig, program_environment
 from pivfleet.cloud.deployment import Deployment
 from pivfleet.cloud.logs import configure_json_logging
@@ -25,9 +23,9 @@ from pivfleet.core.topology import (
     POLLER_RENEW_SECONDS,
     SQS_MAX_BATCH_MESSAGES,
 )
-from pivfleet.engine.threads import use_threads
 from pivfleet.roles.consumer import Consumer, Intake, Role, decide, prepare
 from pivfleet.roles.heartbeat import Lease
+from pivfleet.roles.worker import prepare_process
 from pivfleet.transports.lambda_events import messages_from_event, settle_batch
 from pivfleet.transports.sqs import SqsJobQueue
 
@@ -68,9 +66,7 @@ def when_reachable(
 def prepare_worker_process(config: CloudConfig) -> None:
     """A worker process's settings: its engine threads, the algorithm specs it may run, and
     the environment their commands see (no credentials)."""
-    use_threads(config.threads)
-    use_specs(config.algorithm_specs)
-    use_program_environment(program_environment())
+    prepare_process(config.threads, config.algorithm_specs, program_environment())
 
 
 def stop_on_signals() -> threading.Event:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 import numpy as np
 
-from pivfleet.algorithms.registry import image_step, load_algorithm
+from pivfleet.algorithms.executable import use_program_environment
+from pivfleet.algorithms.registry import image_step, load_algorithm, use_specs
 from pivfleet.core.cost import NO_USAGE, Usage, WorkerSize, sqs_send_requests
 from pivfleet.core.errors import (
     PairError,
@@ -29,12 +31,23 @@ from pivfleet.core.strips import FRAME_STRIP_PIXELS, narrowest
 from pivfleet.core.vectors import Vectors, encode_vectors
 from pivfleet.engine.kernel import Predictor
 from pivfleet.engine.rounds import encode_raw, local_predictor, map_pass, predictor_window
+from pivfleet.engine.threads import use_threads
 from pivfleet.roles.frame_cache import FrameCache
 from pivfleet.roles.metrics import Meter, MeteredQueue, MeteredStore, tile_metric
 from pivfleet.roles.strip_store import StripStore
 
 log = logging.getLogger("worker")
 TileRunner = Callable[[TileJob], TileResult]
+
+
+def prepare_process(
+    threads: int, specs: Path | None, environment: Mapping[str, str] | None
+) -> None:
+    """A worker process's settings, on a Fargate task and in `pivfleet run`'s pool alike: its
+    engine threads, the algorithm specs it may run, and the environment their commands see."""
+    use_threads(threads)
+    use_specs(specs)
+    use_program_environment(environment)
 
 
 def compute_tile(job: TileJob, crops: tuple[Pixels, Pixels]) -> Vectors:
