@@ -1,8 +1,8 @@
 """The fast engine's symmetric window deformation: both frames resampled at `pixel ∓ predictor/2`
 with cubic B-splines, as OpenPIV's `create_deformation_field` + `map_coordinates(order=3,
-mode="nearest")` resample them, in one compiled loop over the pixels.
+mode="nearest")` resample them, in one compiled pass over the rows.
 
-The loop evaluates the predictor's cubic spline (fitpack's, `engine/splines.py`) at each pixel
+Each row evaluates the predictor's cubic spline (fitpack's, `engine/splines.py`) at each pixel
 from per-row and per-column basis weights (no dense displacement fields), once for both frames,
 and samples both there. No full-frame float64 array is made: each frame's spline coefficients
 are single precision, computed as scipy computes them (edge values 12 pixels out, then the
@@ -240,7 +240,7 @@ def _causal(
             z_i *= z
         c[0, k] = first / (1 - z_last * z_last)
     for i in range(1, n):
-        line = source[min(max(i - pad, 0), source.shape[0] - 1)]
+        line = _edge_row(source, i - pad)
         for k in range(c.shape[1]):
             c[i, k] = line[columns[k]] * GAIN + z * c[i - 1, k]
 
@@ -250,7 +250,15 @@ def _gained(
     source: npt.NDArray[np.generic], row: int, column: int
 ) -> float:  # pragma: no cover - compiled
     """`source` at `row` (its edge rows beyond it) times the prefilter's gain."""
-    return source[min(max(row, 0), source.shape[0] - 1), column] * GAIN  # type: ignore[no-any-return]
+    return _edge_row(source, row)[column] * GAIN  # type: ignore[no-any-return]
+
+
+@numba.njit(cache=True, inline="always")
+def _edge_row(
+    source: npt.NDArray[np.generic], row: int
+) -> npt.NDArray[np.generic]:  # pragma: no cover - compiled
+    """Row `row` of `source`, its first or last row beyond it (the padding's edge values)."""
+    return source[min(max(row, 0), source.shape[0] - 1)]  # type: ignore[no-any-return]
 
 
 @numba.njit(cache=True)
