@@ -134,9 +134,10 @@ def stored_plan(storage: RunStorage) -> RunPlan | None:
 
 
 def read_headers(store: BlobStore, names: list[str]) -> HeaderReader:
-    """Every frame's header, read in parallel, each from its first bytes (`BlobReader`: a
-    ranged GET or two, a HEAD for a TIFF) instead of the whole frame; the reader returned
-    raises what reading that frame's header raised, so a bad frame fails its pair only."""
+    """A reader of the frames' headers: at its first call, every frame's, in parallel, each
+    from its first bytes (`BlobReader`: a ranged GET or two, a HEAD for a TIFF) instead of the
+    whole frame; none when the run is planned already. It raises what reading that frame's
+    header raised, so a bad frame fails its pair only."""
 
     def attempt(name: str) -> FrameHeader | ImageReadError:
         reader = BlobReader(store, name)
@@ -147,9 +148,11 @@ def read_headers(store: BlobStore, names: list[str]) -> HeaderReader:
                 raise reader.failure from None
             return error
 
-    found = dict(zip(names, in_parallel(attempt, names), strict=True))
+    found: dict[str, FrameHeader | ImageReadError] = {}
 
     def read(name: str) -> FrameHeader:
+        if not found:
+            found.update(zip(names, in_parallel(attempt, names), strict=True))
         header = found[name]
         if isinstance(header, ImageReadError):
             raise header

@@ -82,6 +82,34 @@ def test_planning_a_run_reads_the_frames_headers_not_their_pixels(tmp_path: Path
     assert usage.bytes_read < frames / 20, f"{usage.bytes_read} bytes read of {frames}"
 
 
+class CountedReads(FileBlobStore):
+    """A store that counts the ranged reads made of it."""
+
+    ranged = 0
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        self.ranged += 1
+        return super().get_range(key, start, length)
+
+
+def test_a_redelivered_notification_reads_no_header(tmp_path: Path) -> None:
+    """Headers are read when a plan is made, not for a run whose jobs are sent already."""
+    inputs, outputs = CountedReads(tmp_path / "in"), FileBlobStore(tmp_path / "out")
+    (tmp_path / "in" / "run").mkdir(parents=True)
+    for side in "ab":
+        tifffile.imwrite(tmp_path / "in" / "run" / f"p_{side}.tif", noise(16))
+    inputs.put("run/run.json", json.dumps({"run": "run", "tiling": "none", "frames": 2}).encode())
+    notification = '{"Records": [{"eventTime": "2026-11-24T22:30:00.000Z", ' + (
+        '"s3": {"object": {"key": "run/run.json", "sequencer": "01"}}}]}'
+    )
+    dispatcher = Dispatcher(inputs, outputs, lambda _: InMemoryQueue("jobs"))
+    dispatcher.handle(Message(notification, receipt="r"))
+    assert inputs.ranged >= 2  # each frame's header
+    planned = inputs.ranged
+    dispatcher.handle(Message(notification, receipt="r2"))
+    assert inputs.ranged == planned
+
+
 class Failing(FileBlobStore):
     """A store whose ranged reads fail as S3 does when throttled."""
 
@@ -92,9 +120,9 @@ class Failing(FileBlobStore):
 def test_a_failing_store_is_raised_not_taken_for_a_bad_frame(tmp_path: Path) -> None:
     names = write_frames(tmp_path)
     with pytest.raises(ConnectionError, match="SlowDown"):
-        read_headers(Failing(tmp_path), names)
+        read_headers(Failing(tmp_path), names)(names[0])
     with pytest.raises(KeyError):
-        read_headers(FileBlobStore(tmp_path), ["gone.tif"])
+        read_headers(FileBlobStore(tmp_path), ["gone.tif"])("gone.tif")
 
 
 def test_a_frame_that_is_no_image_fails_only_its_own_header(tmp_path: Path) -> None:
