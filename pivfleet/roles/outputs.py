@@ -44,7 +44,7 @@ class RunOutputs:
         spec, layout = self.plan.spec, self.layout
         field = to_field(vectors, spec.piv)
         scaled = calibrate(field, layout.units)
-        step = Step(field, self.plan.pairs.index(pair), pair.name, pair.frame_a, pair.frame_b)
+        step = Step(field, self.plan.position(pair.name), pair.name, pair.frame_a, pair.frame_b)
         writers: dict[str, tuple[bool, Callable[[], bytes]]] = {
             TEXT_SUFFIX: (spec.outputs.text, lambda: render_text(scaled)),
             NETCDF_SUFFIX: (
