@@ -91,11 +91,10 @@ def registered_specs() -> list[AlgorithmSpec]:
 def check_parameters(
     name: str, parameters: dict[str, Any], where: str = "algorithm_parameters (--param)"
 ) -> None:
-    """SettingsError when the algorithm installed here as `name` refuses `parameters` (an
-    algorithm's optional `check_parameters`); one not installed here is checked where it runs."""
-    if name not in available_algorithms():
-        return
-    check = getattr(load_algorithm(name), "check_parameters", None)
+    """SettingsError when the algorithm `name`, installed here or stored in the deployment
+    (`use_stored_specs`), refuses `parameters` (an algorithm's optional `check_parameters`);
+    one known neither way is checked where it runs."""
+    check = getattr(planned_algorithm(name), "check_parameters", None)
     if check is None:
         return
     try:
@@ -123,7 +122,7 @@ def image_step(name: str) -> ImageStep:
 def check_run(spec: RunSpec) -> None:
     """Refuse a run whose algorithms installed here do not fit their places: each step an
     image step, the run's algorithm one that makes vectors, every one's parameters
-    acceptable. Those not installed here are checked where they run."""
+    acceptable (a stored spec's too). Those known nowhere here are checked where they run."""
     installed = available_algorithms()
     for index, step in enumerate(spec.steps):
         if step.algorithm in installed:

@@ -45,14 +45,16 @@ def command_bootstrap(args: argparse.Namespace) -> int:
 
 
 def command_submit(args: argparse.Namespace) -> int:
-    from pivfleet.algorithms.registry import check_run, use_specs
+    from pivfleet.algorithms.registry import check_run, use_specs, use_stored_specs
     from pivfleet.cloud.config import algorithm_specs
     from pivfleet.cloud.submission import submit
 
     spec = options.build_spec(args, run=args.run, workers=args.workers)
+    deployment = connect()
     use_specs(algorithm_specs())
-    check_run(spec)  # the algorithms installed here
-    count = submit(connect(), Path(args.input), spec, replace=args.replace)
+    use_stored_specs(deployment.stored_spec)
+    check_run(spec)  # the algorithms installed here and those bootstrap stored
+    count = submit(deployment, Path(args.input), spec, replace=args.replace)
     print(
         f"uploaded {count} frames and {args.run}/run.json; follow with: pivfleet status {args.run}"
     )

@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import ValidationError
 
-from pivfleet.algorithms.registry import min_halo_pixels, tile_mode
+from pivfleet.algorithms.registry import check_run, min_halo_pixels, tile_mode
 from pivfleet.core.errors import ImageReadError, PivfleetError, PoisonMessageError
 from pivfleet.core.imaging import (
     FrameHeader,
@@ -266,6 +266,7 @@ class Dispatcher(DeadLetterAbandoned):
 
     def dispatch_folder(self, key: str, folder: str, storage: RunStorage) -> RunPlan | None:
         spec = self.read_spec(key, folder)
+        check_run(spec)  # parameters an algorithm refuses reject the run, not each pair
         # Every step's queue found now: one without a queue rejects the run before it starts.
         queues = {algorithm: self.jobs_queue(algorithm) for algorithm in spec.algorithms}
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]

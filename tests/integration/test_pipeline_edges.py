@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pivfleet.cloud.bootstrap import bootstrap
 from pivfleet.cloud.config import CloudConfig
@@ -23,10 +24,12 @@ from pivfleet.core.messages import TileJob
 from pivfleet.core.plan import PairPlan, RunPlan, make_job
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.tiling import plan_tiles
+from pivfleet.core.topology import algorithm_spec_key
 from tests.integration.helpers import Cloud, cli, wait_for
 from tests.integration.test_pipeline import FRAME_A, FRAME_B, noop_spec
 
 pytestmark = pytest.mark.usefixtures("localstack_endpoint")
+EXAMPLE_SPEC = Path(__file__).parents[2] / "examples" / "c_algorithm" / "algorithm.cwl.yml"
 Handle = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -115,6 +118,38 @@ def test_submit_refuses_an_unknown_algorithm(cloud: Cloud, aws_prefix: str, tmp_
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "nosuch" in result.stderr
     assert cloud.s3.list_objects_v2(Bucket=cloud.input).get("KeyCount") == 0
+
+
+def test_submit_checks_parameters_against_the_stored_spec(
+    cloud: Cloud, aws_prefix: str, tmp_path: Path
+) -> None:
+    """A wrapped algorithm installed only in the deployment (its spec stored by bootstrap) has
+    its parameters checked before any frame is uploaded, as one installed here would."""
+    spec = yaml.safe_load(EXAMPLE_SPEC.read_text())
+    key = algorithm_spec_key(spec["id"])
+    cloud.s3.put_object(Bucket=cloud.output, Key=key, Body=json.dumps(spec).encode())
+    (tmp_path / "exp1_001_a.bmp").write_bytes(FRAME_A)
+    (tmp_path / "exp1_001_b.bmp").write_bytes(FRAME_B)
+    argv = ["submit", str(tmp_path), "--run", "x", "--algorithm", spec["id"]]
+    result = cli(aws_prefix, *argv, "--param", "serch=3")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "--param" in result.stderr and "unknown ['serch']" in result.stderr, result.stderr
+    assert "search" in result.stderr, "the message names the parameters the spec takes"
+    assert cloud.s3.list_objects_v2(Bucket=cloud.input).get("KeyCount") == 0
+
+
+def test_parameters_the_algorithm_refuses_reject_the_run(cloud: Cloud, handle: Handle) -> None:
+    """A run.json uploaded without pivfleet (the AWS CLI) is checked by the dispatcher: the run
+    is rejected, saying why, instead of every pair failing on a worker."""
+    spec = RunSpec(run="badparam", algorithm="windef", algorithm_parameters={"bogus": 1})
+    cloud.submit(spec, {"x_a.bmp": FRAME_A, "x_b.bmp": FRAME_B})
+    event = sqs_event(s3_created(cloud.input, "badparam/run.json"))
+    assert handle(event, None) == {"batchItemFailures": []}
+    summary = cloud.summary("badparam")
+    assert summary is not None
+    assert summary["status"] == "rejected", summary
+    assert "unknown ['bogus']" in str(summary["message"]), summary
+    assert not cloud.work_keys("badparam", "plan.json"), "nothing was planned"
 
 
 def test_unpaired_frames_reject_the_run(cloud: Cloud, handle: Handle, aws_prefix: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from pivfleet.algorithms.registry import (
+    check_parameters,
     min_halo_pixels,
     registered_specs,
     tile_mode,
@@ -70,3 +71,16 @@ def test_a_bad_stored_spec_names_where_it_was_read(stored: dict[str, str]) -> No
     stored["registry-bad"] = json.dumps(document("registry-bad") | {"stdout": "x"})
     with pytest.raises(SettingsError, match="s3://b/registry-bad: stdout: unknown key"):
         tile_mode("registry-bad")
+
+
+def test_a_stored_specs_parameters_are_checked_where_the_run_is_planned(
+    stored: dict[str, str],
+) -> None:
+    """`pivfleet submit` and the dispatcher refuse what the worker would refuse for every pair."""
+    stored["registry-params"] = json.dumps(document("registry-params", tiles="halo"))
+    check_parameters("registry-params", {"search": 12})
+    with pytest.raises(
+        SettingsError, match=r"algorithm_parameters \(--param\): .*unknown \['serch'\]"
+    ):
+        check_parameters("registry-params", {"serch": 12})
+    check_parameters("registry-nowhere", {"anything": 1})  # known nowhere here: its workers check
