@@ -193,6 +193,8 @@ class Collector:
         None: list them at once (a run with no jobs, the reconciler)."""
         if pair is not None and not self.all_pairs_finished(pair):
             return None
+        if self.summary_written():  # a result redelivered after the run finished
+            return None
         work, keys = self.storage.work, self.storage.keys
         records = work.list(keys.pair_statuses())
         if len(records) < len(self.plan.pairs):
@@ -216,6 +218,15 @@ class Collector:
         except Exception:  # a by-product: `pivfleet results --merged` assembles it later
             log.exception("run.nc not assembled", extra={"run": summary.run})
         return summary
+
+    def summary_written(self) -> bool:
+        """This generation's summary is written: the run is finished, its statuses need not
+        be listed and read again, nor its run dataset assembled again."""
+        try:
+            written = self.storage.outputs.get(self.storage.keys.summary())
+        except KeyError:
+            return False
+        return RunSummary.model_validate_json(written).generation == self.plan.generation
 
     def all_pairs_finished(self, pair: str) -> bool:
         """Set `pair`'s bit in the pairs tally (its status exists: a bit is never set before);

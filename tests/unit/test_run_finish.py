@@ -140,3 +140,38 @@ def test_two_collectors_at_once_finish_the_run_once(tmp_path: Path) -> None:
 
 def bucket_keys_of(result: TileResult) -> RunKeys:
     return bucket_keys(result.run, result.generation)
+
+
+class CountedPuts(ListedKeys):
+    """A bucket that also counts what was put under each key."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.puts: dict[str, int] = {}
+
+    def put(self, key: str, data: bytes) -> None:
+        self.puts[key] = self.puts.get(key, 0) + 1
+        super().put(key, data)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        self.puts[key] = self.puts.get(key, 0) + 1
+        return super().put_if_absent(key, data)
+
+
+def test_a_result_redelivered_after_the_run_finished_changes_nothing(tmp_path: Path) -> None:
+    """SQS delivers at least once: a result that comes again after the summary neither lists
+    and reads every status again nor assembles the run dataset again."""
+    bucket = CountedPuts(tmp_path)
+    results = stored_run(bucket, 12)
+    collector = ResultCollector(bucket, lambda _: InMemoryQueue("jobs"))
+    for result in results:
+        handle(collector, result)
+    summary, listed, puts = bucket.get("r/summary.json"), bucket.listed, dict(bucket.puts)
+    for late in (results[-1], results[0]):
+        again = ResultCollector(bucket, lambda _: InMemoryQueue("jobs"))
+        assert again.collector_for("r", late.generation).collect(late).summary is None
+    assert bucket.listed == listed, "no status was listed again"
+    outputs = {k: n for k, n in bucket.puts.items() if k.startswith("r/")}
+    assert outputs == {k: n for k, n in puts.items() if k.startswith("r/")}, "no output again"
+    assert outputs == {"r/summary.json": 1}
+    assert bucket.get("r/summary.json") == summary
