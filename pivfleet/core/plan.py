@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from pivfleet.core.errors import PairError, PivfleetError
 from pivfleet.core.imaging import FrameHeader, Pixels, check_header
@@ -71,8 +72,11 @@ class RunPlan(BaseModel):
     """The algorithm's own halo (a spec's `haloPixels`): halo tiles' crops reach at least this
     far beyond their cores' windows."""
 
-    _positions: dict[str, int] = PrivateAttr(default_factory=dict)
-    """Each pair's position by name: a collector looks up the pair of every result."""
+    @functools.cached_property
+    def pair_positions(self) -> dict[str, int]:
+        """Each pair's position by name (a collector looks up the pair of every result). Not a
+        field, so plans compare and serialise without it; a copy shares it (`position`)."""
+        return {}
 
     def pair(self, name: str) -> PairPlan:
         return self.pairs[self.position(name)]
@@ -80,11 +84,12 @@ class RunPlan(BaseModel):
     def position(self, name: str) -> int:
         """Where pair `name` is in `pairs` (KeyError if it is not): found in the index, made
         again when it does not hold `name` there (a copy with other pairs shares it)."""
-        at = self._positions.get(name)
+        positions = self.pair_positions
+        at = positions.get(name)
         if at is None or at >= len(self.pairs) or self.pairs[at].name != name:
-            self._positions.clear()
-            self._positions.update((p.name, i) for i, p in enumerate(self.pairs))
-            at = self._positions[name]
+            positions.clear()
+            positions.update((p.name, i) for i, p in enumerate(self.pairs))
+            at = positions[name]
         return at
 
     def failed_statuses(self) -> list[PairStatus]:

@@ -223,10 +223,12 @@ class Collector:
         """This generation's summary is written: the run is finished, its statuses need not
         be listed and read again, nor its run dataset assembled again."""
         try:
-            written = self.storage.outputs.get(self.storage.keys.summary())
-        except KeyError:
+            written = RunSummary.model_validate_json(
+                self.storage.outputs.get(self.storage.keys.summary())
+            )
+        except (KeyError, ValueError):  # none yet, or a file that is not a summary
             return False
-        return RunSummary.model_validate_json(written).generation == self.plan.generation
+        return written.generation == self.plan.generation
 
     def all_pairs_finished(self, pair: str) -> bool:
         """Set `pair`'s bit in the pairs tally (its status exists: a bit is never set before);

@@ -61,3 +61,11 @@ def test_a_copy_with_other_pairs_finds_its_own() -> None:
 def test_an_unknown_pair_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="nope"):
         plan_of(["a"]).pair("nope")
+
+
+def test_plans_with_the_same_pairs_are_equal_whether_looked_into_or_not() -> None:
+    looked, fresh = plan_of(["a", "b"]), plan_of(["a", "b"])
+    fresh = fresh.model_copy(update={"created_at": looked.created_at})
+    looked.pair("b")
+    assert looked == fresh
+    assert "pair_positions" not in looked.model_dump_json()
