@@ -303,6 +303,7 @@ class EmbeddedRun:
             raise
         finally:
             stop.set()
+            jobs.close()  # the workers' receives return now, not after RECEIVE_WAIT_SECONDS
             for thread in threads:
                 thread.join()
         progress.close()

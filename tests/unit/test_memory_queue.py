@@ -309,3 +309,17 @@ def test_concurrent_ack_and_receive_lose_nothing() -> None:
         thread.join(timeout=60)
     assert sorted(acked, key=int) == [str(i) for i in range(total)]
     assert len(queue) == 0
+
+
+def test_closing_ends_a_waiting_receive_and_the_ones_after_it() -> None:
+    """An embedded run that is over closes its queues: a consumer waiting on a receive stops
+    now, not when its wait runs out."""
+    queue = InMemoryQueue("jobs-test")
+    received: list[list[Message]] = []
+    waiting = threading.Thread(target=lambda: received.append(queue.receive(1, 3600.0)))
+    waiting.start()
+    queue.close()
+    waiting.join(timeout=10)
+    assert not waiting.is_alive() and received == [[]]
+    queue.send(["late"])
+    assert [m.body for m in queue.receive(1, 3600.0)] == ["late"], "what is visible still comes"
