@@ -75,8 +75,9 @@ class RunPlan(BaseModel):
     @functools.cached_property
     def pair_positions(self) -> dict[str, int]:
         """Each pair's position by name (a collector looks up the pair of every result). Not a
-        field, so plans compare and serialise without it; a copy shares it (`position`)."""
-        return {}
+        field, so plans compare and serialise without it; a copy starts with its original's
+        (`position` makes its own when it does not fit)."""
+        return {p.name: i for i, p in enumerate(self.pairs)}
 
     def pair(self, name: str) -> PairPlan:
         return self.pairs[self.position(name)]
@@ -84,12 +85,10 @@ class RunPlan(BaseModel):
     def position(self, name: str) -> int:
         """Where pair `name` is in `pairs` (KeyError if it is not): found in the index, made
         again when it does not hold `name` there (a copy with other pairs shares it)."""
-        positions = self.pair_positions
-        at = positions.get(name)
+        at = self.pair_positions.get(name)
         if at is None or at >= len(self.pairs) or self.pairs[at].name != name:
-            positions.clear()
-            positions.update((p.name, i) for i, p in enumerate(self.pairs))
-            at = positions[name]
+            del self.__dict__["pair_positions"]  # a copy's, or a pair it lacks: made anew
+            at = self.pair_positions[name]
         return at
 
     def failed_statuses(self) -> list[PairStatus]:

@@ -193,8 +193,8 @@ class Collector:
         None: list them at once (a run with no jobs, the reconciler)."""
         if pair is not None and not self.all_pairs_finished(pair):
             return None
-        if self.summary_written():  # a result redelivered after the run finished
-            return None
+        if self.summary_written() and self.outputs.run_written():
+            return None  # a result redelivered after the run finished
         work, keys = self.storage.work, self.storage.keys
         records = work.list(keys.pair_statuses())
         if len(records) < len(self.plan.pairs):

@@ -266,11 +266,12 @@ class Dispatcher(DeadLetterAbandoned):
 
     def dispatch_folder(self, key: str, folder: str, storage: RunStorage) -> RunPlan | None:
         spec = self.read_spec(key, folder)
-        check_run(spec)  # parameters an algorithm refuses reject the run, not each pair
         # Every step's queue found now: one without a queue rejects the run before it starts.
         queues = {algorithm: self.jobs_queue(algorithm) for algorithm in spec.algorithms}
         names = [k for k in self.inputs.list(f"{folder}/") if k != key]
         if not storage.work.exists(storage.keys.plan()):
+            # Before planning only: a redelivery must not reject a run already under way.
+            check_run(spec)  # parameters an algorithm refuses reject the run, not each pair
             self.wait_for_frames(spec, key, names)
         frames = RunInput(
             names,

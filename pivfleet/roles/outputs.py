@@ -58,14 +58,19 @@ class RunOutputs:
                 key = self.storage.keys.output(pair.name, suffix)
                 self.storage.outputs.put_if_absent(key, render())
 
+    def run_written(self) -> bool:
+        """`run.nc` is written, or none is wanted: a collector that died between the summary
+        and `run.nc` leaves it to the next result redelivered (a HEAD)."""
+        target = self.storage.keys.run_output(NETCDF_SUFFIX)
+        return not self.plan.spec.outputs.dataset or self.storage.outputs.exists(target)
+
     def write_run(self, statuses: list[PairStatus]) -> None:
         """`run.nc`, the pairs' fields along time, and `run.png`, their mean; once. Pairs of
         the most common grid go in (a run of mixed frame sizes has no common grid); the others
         are named in `run.nc`'s `pairs_left_out`."""
-        keys, outputs = self.storage.keys, self.storage.outputs
-        target = keys.run_output(NETCDF_SUFFIX)
-        if not self.plan.spec.outputs.dataset or outputs.exists(target):
+        if self.run_written():
             return
+        keys, outputs = self.storage.keys, self.storage.outputs
         measured = {s.pair for s in statuses if s.status != "failed"}
         pairs = [pair for pair in self.plan.pairs if pair.name in measured]
         if not pairs:
@@ -79,7 +84,7 @@ class RunOutputs:
                 title = f"run {self.plan.spec.run}: mean of the valid vectors"
                 png = render_plot(calibrate(mean, units), title, units)
                 outputs.put(keys.run_output(PLOT_SUFFIX), png)
-            outputs.put_file(target, path)
+            outputs.put_file(keys.run_output(NETCDF_SUFFIX), path)
 
     def assemble(self, path: Path, pairs: list[PairPlan]) -> Field:
         """The pairs' files appended at `path`, one at a time; their mean field."""

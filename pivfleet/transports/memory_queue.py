@@ -35,7 +35,7 @@ class InMemoryQueue:
     max_receive_count: int = MAX_RECEIVE_COUNT
     clock: Callable[[], float] = time.monotonic
     dead_letters: list[_Stored] = field(default_factory=list)
-    closed: bool = False
+    _closed: bool = field(default=False, init=False)
     _messages: dict[str, _Stored] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _lock: threading.Condition = field(default_factory=threading.Condition)
@@ -61,7 +61,7 @@ class InMemoryQueue:
         with self._lock:
             while True:
                 taken = self._take_visible(max_messages, hidden)
-                if taken or self.closed or self.clock() >= deadline:
+                if taken or self._closed or self.clock() >= deadline:
                     return taken
                 # Woken by a send or `close`; the timeout sees hidden messages come back.
                 self._lock.wait(POLL_INTERVAL_SECONDS)
@@ -70,7 +70,7 @@ class InMemoryQueue:
         """No receive waits any more: each returns what is visible at once (a run that is
         over stops its consumers now, not when their receives time out)."""
         with self._lock:
-            self.closed = True
+            self._closed = True
             self._lock.notify_all()
 
     def _take_visible(self, max_messages: int, hidden_seconds: float) -> list[Message]:

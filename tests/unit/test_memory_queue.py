@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -10,6 +11,7 @@ import pytest
 
 from pivfleet.core.ports import JobQueue, Message
 from pivfleet.core.topology import JOB_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT
+from pivfleet.transports import memory_queue
 from pivfleet.transports.memory_queue import InMemoryQueue
 
 TIMEOUT = 30.0
@@ -311,15 +313,26 @@ def test_concurrent_ack_and_receive_lose_nothing() -> None:
     assert len(queue) == 0
 
 
-def test_closing_ends_a_waiting_receive_and_the_ones_after_it() -> None:
+def test_closing_ends_a_waiting_receive_and_the_ones_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """An embedded run that is over closes its queues: a consumer waiting on a receive stops
-    now, not when its wait runs out."""
-    queue = InMemoryQueue("jobs-test")
+    now, woken by the close, not when its wait or its next poll runs out."""
+    monkeypatch.setattr(memory_queue, "POLL_INTERVAL_SECONDS", 3600.0)
+    waiting, reads = threading.Event(), itertools.count()
+
+    def clock() -> float:  # its second read is the receive's last look before it waits
+        if next(reads) == 1:
+            waiting.set()
+        return time.monotonic()
+
+    queue = InMemoryQueue("jobs-test", clock=clock)
     received: list[list[Message]] = []
-    waiting = threading.Thread(target=lambda: received.append(queue.receive(1, 3600.0)))
-    waiting.start()
-    queue.close()
-    waiting.join(timeout=10)
-    assert not waiting.is_alive() and received == [[]]
+    receiver = threading.Thread(target=lambda: received.append(queue.receive(1, 3600.0)))
+    receiver.start()
+    assert waiting.wait(10)
+    queue.close()  # takes the lock: the receiver holds it until it waits
+    receiver.join(timeout=10)
+    assert not receiver.is_alive() and received == [[]]
     queue.send(["late"])
     assert [m.body for m in queue.receive(1, 3600.0)] == ["late"], "what is visible still comes"

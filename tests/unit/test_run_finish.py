@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pivfleet.core.keys import RunKeys, bucket_keys, new_generation
@@ -16,6 +17,7 @@ from pivfleet.core.ports import Message
 from pivfleet.core.spec import PivSettings, RunSpec
 from pivfleet.core.summary import RunSummary
 from pivfleet.core.tiling import Box
+from pivfleet.core.vectors import Vectors, encode_vectors
 from pivfleet.roles.collector import ResultCollector
 from pivfleet.transports.file_store import FileBlobStore
 from pivfleet.transports.memory_queue import InMemoryQueue
@@ -32,9 +34,12 @@ class ListedKeys(FileBlobStore):
         return keys
 
 
-def stored_run(bucket: FileBlobStore, pairs: int, rejected: int = 0) -> list[TileResult]:
+def stored_run(
+    bucket: FileBlobStore, pairs: int, rejected: int = 0, measured: bool = False
+) -> list[TileResult]:
     """A stored plan of `pairs` one-tile pairs (the first `rejected` failed at planning, their
-    statuses written as the dispatcher writes them), and the other pairs' results."""
+    statuses written as the dispatcher writes them), and the other pairs' results: failed,
+    or with `measured` each a field of vectors stored where a worker stores it."""
     spec = RunSpec(run="r", piv=PivSettings(windows=(32, 16), overlaps=(16, 8)))
     keys = bucket_keys("r", new_generation())
     plans = [
@@ -47,9 +52,15 @@ def stored_run(bucket: FileBlobStore, pairs: int, rejected: int = 0) -> list[Til
     for status in plan.failed_statuses():
         bucket.put(keys.pair_status(status.pair), status.model_dump_json().encode())
     core = Box(y0=0, y1=7, x0=0, x1=7)
+    if measured:
+        field = Vectors(np.ones((7, 7)), np.zeros((7, 7)), np.zeros((7, 7), np.int8))
+        for p in plans[rejected:]:
+            bucket.put(keys.tile(p.name, 0), encode_vectors(field))
     return [
         TileResult(run="r", generation=keys.generation, pair=p.name, tile=0, tile_count=1,
-                   core=core, status="failed", error="no texture")
+                   core=core, status="done" if measured else "failed",
+                   key=keys.tile(p.name, 0) if measured else None,
+                   error=None if measured else "no texture")
         for p in plans[rejected:]
     ]  # fmt: skip
 
@@ -157,12 +168,16 @@ class CountedPuts(ListedKeys):
         self.puts[key] = self.puts.get(key, 0) + 1
         return super().put_if_absent(key, data)
 
+    def put_file(self, key: str, path: Path) -> None:
+        self.puts[key] = self.puts.get(key, 0) + 1
+        super().put_file(key, path)
+
 
 def test_a_result_redelivered_after_the_run_finished_changes_nothing(tmp_path: Path) -> None:
     """SQS delivers at least once: a result that comes again after the summary neither lists
     and reads every status again nor assembles the run dataset again."""
     bucket = CountedPuts(tmp_path)
-    results = stored_run(bucket, 12)
+    results = stored_run(bucket, 12, measured=True)
     collector = ResultCollector(bucket, lambda _: InMemoryQueue("jobs"))
     for result in results:
         handle(collector, result)
@@ -173,5 +188,20 @@ def test_a_result_redelivered_after_the_run_finished_changes_nothing(tmp_path: P
     assert bucket.listed == listed, "no status was listed again"
     outputs = {k: n for k, n in bucket.puts.items() if k.startswith("r/")}
     assert outputs == {k: n for k, n in puts.items() if k.startswith("r/")}, "no output again"
-    assert outputs == {"r/summary.json": 1}
+    assert outputs["r/summary.json"] == 1 and outputs["r/run.nc"] == 1
     assert bucket.get("r/summary.json") == summary
+
+
+def test_a_run_dataset_lost_with_its_collector_is_made_by_the_next_late_result(
+    tmp_path: Path,
+) -> None:
+    """A collector that died after the summary and before `run.nc` leaves it to a redelivery."""
+    bucket = FileBlobStore(tmp_path)
+    results = stored_run(bucket, 4, measured=True)
+    collector = ResultCollector(bucket, lambda _: InMemoryQueue("jobs"))
+    for result in results:
+        handle(collector, result)
+    bucket.delete(["r/run.nc"])
+    again = ResultCollector(bucket, lambda _: InMemoryQueue("jobs"))
+    again.collector_for("r", results[0].generation).collect(results[0])
+    assert bucket.exists("r/run.nc")
