@@ -138,9 +138,12 @@ def test_submit_checks_parameters_against_the_stored_spec(
     assert cloud.s3.list_objects_v2(Bucket=cloud.input).get("KeyCount") == 0
 
 
-def test_parameters_the_algorithm_refuses_reject_the_run(cloud: Cloud, handle: Handle) -> None:
+def test_parameters_the_algorithm_refuses_reject_the_run(
+    cloud: Cloud, handle: Handle, aws_prefix: str
+) -> None:
     """A run.json uploaded without pivfleet (the AWS CLI) is checked by the dispatcher: the run
     is rejected, saying why, instead of every pair failing on a worker."""
+    bootstrap(CloudConfig.from_env({"PIVFLEET_NAME_PREFIX": aws_prefix}), ["windef"])
     spec = RunSpec(run="badparam", algorithm="windef", algorithm_parameters={"bogus": 1})
     cloud.submit(spec, {"x_a.bmp": FRAME_A, "x_b.bmp": FRAME_B})
     event = sqs_event(s3_created(cloud.input, "badparam/run.json"))
