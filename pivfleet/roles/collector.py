@@ -66,7 +66,6 @@ class Collector:
         self.steps = StepResults(self.storage.work)
         self.rounds = PassRounds(self.storage, self.plan, self.send, self.steps)
         self.outputs = RunOutputs(self.storage, self.plan)
-        self.pair_bits = {p.name: bit for bit, p in enumerate(self.plan.pairs)}
         self.rejected_bits = [bit for bit, p in enumerate(self.plan.pairs) if p.error]
 
     def prepare(self, results: list[TileResult]) -> None:
@@ -235,8 +234,8 @@ class Collector:
         whether every pair's is set. A redelivered result sets it again, so a collector that
         died between the status and the bit loses nothing. The pairs rejected at planning are
         set with every mark: their statuses were written before any job was sent."""
-        bits = [self.pair_bits[pair], *self.rejected_bits]
-        return mark(self.storage.work, self.storage.keys.pairs_tally(), bits, len(self.pair_bits))
+        bits = [self.plan.position(pair), *self.rejected_bits]  # a pair's bit is its position
+        return mark(self.storage.work, self.storage.keys.pairs_tally(), bits, len(self.plan.pairs))
 
 
 def tiles_status(pair: PairPlan, results: list[TileResult]) -> PairStatus:
