@@ -77,7 +77,7 @@ def ffts_only(library: str, folder: Path, pair: str, site: str | None) -> None:
     if site:
         sys.path.append(site)  # after the venv's own: its numpy and scipy stay the ones used
     from pivfleet.core.spec import PivSettings
-    from pivfleet.engine.correlation import CHUNK_BYTES, band_windows
+    from pivfleet.engine.correlation import band_windows, block_rows
     from pivfleet.engine.kernel import pass_grids
 
     rfft2, irfft2 = fft_calls(library)
@@ -87,7 +87,7 @@ def ffts_only(library: str, folder: Path, pair: str, site: str | None) -> None:
     started = time.perf_counter()
     for grid in grids:
         rows, cols = grid.shape(a.shape)
-        block = max(1, CHUNK_BYTES // max(1, cols * grid.window * grid.window * 4))
+        block = block_rows(grid, cols)
         for first in range(0, rows, block):
             part = slice(first, min(first + block, rows))
             spectra = [rfft2(band_windows(f, grid, part), axes=(-2, -1), workers=1) for f in (a, b)]

@@ -89,7 +89,7 @@ def correlate_windows(
     `thread_count()` threads."""
     rows, cols = grid.shape(frame_a.shape)
     u, v, s2n = (np.empty((rows, cols)) for _ in range(3))
-    block = max(1, CHUNK_BYTES // max(1, cols * grid.window * grid.window * 4))
+    block = block_rows(grid, cols)
     s2n_method = S2N_METHODS.index(piv.sig2noise_method if piv.sig2noise_validate else "none")
 
     def correlate_block(first: int) -> None:
@@ -104,6 +104,11 @@ def correlate_windows(
 
     map_threads(correlate_block, range(0, rows, block))
     return u, v, s2n
+
+
+def block_rows(grid: PassGrid, cols: int) -> int:
+    """Window rows correlated at once: `CHUNK_BYTES` of single-precision windows, or one row."""
+    return max(1, CHUNK_BYTES // max(1, cols * grid.window * grid.window * 4))
 
 
 def band_windows(frame: Pixels, grid: PassGrid, window_rows: slice) -> Stack:
